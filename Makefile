@@ -1,0 +1,56 @@
+# Two commands from a fresh clone: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint format migrate browser-deps clean
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.test-installed: requirements-test.txt $(VENV)/.installed
+	$(PY) -m pip install --quiet -r requirements-test.txt
+	touch $@
+
+# A random SECRET_KEY on first run, kept in .env (which git ignores).
+.env:
+	@echo "SECRET_KEY=$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')" > .env
+	@echo "Wrote a new SECRET_KEY to .env"
+
+migrate: $(VENV)/.installed .env
+	$(PY) manage.py migrate --noinput
+
+# Web server and scheduler side by side; Ctrl-C stops both.
+run: migrate
+	$(PY) manage.py ensureadmin
+	$(PY) manage.py seeddemo --if-empty
+	$(PY) manage.py syncdefaulttasks
+	@echo "Serving http://$(HOST):$(PORT)/ (Ctrl-C stops the web server and the scheduler)"
+	@trap 'kill 0' INT TERM; \
+	$(PY) manage.py runscheduler & \
+	$(PY) manage.py runserver --noreload $(HOST):$(PORT) & \
+	wait
+
+# Debian's chromium for the browser tests, installed when missing.
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "Installing Debian's chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+test: $(VENV)/.test-installed browser-deps
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) manage.py makemigrations --check --dry-run
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.test-installed
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+clean:
+	rm -rf $(VENV) var db.sqlite3*

@@ -1,0 +1,127 @@
+"""Strict, typed readers for settings taken from the environment.
+
+django-environ does the parsing; these wrappers exist because a typo in a
+deployment's environment must stop start-up with a message that names the
+variable, not boot with a silently wrong value (environ reads "flase" as False
+and an unknown DATABASE_URL scheme as an empty dict).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+T = TypeVar("T")
+
+env = environ.Env()
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+_DB_ENGINES = {"django.db.backends.sqlite3", "django.db.backends.postgresql"}
+
+
+def read_env_file(path: Path) -> None:
+    """Load `.env` if present; real environment variables win over the file."""
+    if path.is_file():
+        environ.Env.read_env(str(path), overwrite=False)
+
+
+def _read(name: str, parse: Callable[[str], T], default: T) -> T:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    try:
+        return parse(raw)
+    except (ValueError, TypeError) as exc:
+        raise ImproperlyConfigured(f"Setting {name}={raw!r} is invalid: {exc}") from exc
+
+
+def env_str(name: str, default: str) -> str:
+    return _read(name, str, default)
+
+
+def env_int(name: str, default: int, minimum: int | None = None) -> int:
+    def parse(raw: str) -> int:
+        value = int(raw.strip())
+        if minimum is not None and value < minimum:
+            raise ValueError(f"must be at least {minimum}")
+        return value
+
+    return _read(name, parse, default)
+
+
+def env_float(name: str, default: float, minimum: float | None = None) -> float:
+    def parse(raw: str) -> float:
+        value = float(raw.strip())
+        if minimum is not None and value < minimum:
+            raise ValueError(f"must be at least {minimum}")
+        return value
+
+    return _read(name, parse, default)
+
+
+def env_bool(name: str, default: bool) -> bool:
+    def parse(raw: str) -> bool:
+        value = raw.strip().lower()
+        if value in _TRUE:
+            return True
+        if value in _FALSE:
+            return False
+        raise ValueError("expected one of true/false, yes/no, on/off, 1/0")
+
+    return _read(name, parse, default)
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    return _read(name, lambda raw: [p.strip() for p in raw.split(",") if p.strip()], default)
+
+
+def env_database(name: str, default: str) -> dict[str, Any]:
+    """Parse a database URL; only SQLite and PostgreSQL are supported."""
+
+    def parse(raw: str) -> dict[str, Any]:
+        config = environ.Env.db_url_config(raw)
+        if config.get("ENGINE") not in _DB_ENGINES:
+            raise ValueError("expected sqlite:///PATH or postgres://USER@HOST:PORT/NAME")
+        if not config.get("NAME"):
+            raise ValueError("the URL names no database")
+        return config
+
+    config = _read(name, parse, None)
+    return config if config is not None else parse(default)
+
+
+def env_email(name: str) -> dict[str, Any] | None:
+    """Parse EMAIL_URL (smtp://, smtp+tls://, smtp+ssl://, consolemail://, ...)."""
+
+    def parse(raw: str) -> dict[str, Any]:
+        config = environ.Env.email_url_config(raw)
+        if not config.get("EMAIL_BACKEND"):
+            raise ValueError("unknown scheme; expected smtp://, smtp+tls://, consolemail://")
+        return config
+
+    return _read(name, parse, None)
+
+
+def env_admins(name: str) -> list[tuple[str, str]]:
+    """ADMINS as `Name <a@example.com>, b@example.com`."""
+
+    def parse(raw: str) -> list[tuple[str, str]]:
+        admins = []
+        for part in filter(None, (p.strip() for p in raw.split(","))):
+            if "<" in part:
+                label, _, address = part.partition("<")
+                address = address.rstrip(">").strip()
+            else:
+                label, address = part, part
+            if "@" not in address:
+                raise ValueError(f"{part!r} is not an email address")
+            admins.append((label.strip(), address))
+        return admins
+
+    return _read(name, parse, [])

@@ -1,0 +1,205 @@
+"""Settings for ChirpSyncer Scheduler.
+
+Everything comes from the environment (and an optional `.env` beside
+manage.py) through the strict readers in `chirpsyncer.env`; `.env.example`
+documents each variable. With nothing set, a fresh checkout runs on a SQLite
+file with mail printed to the console.
+"""
+
+import os
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+from chirpsyncer.env import (
+    env_admins,
+    env_bool,
+    env_database,
+    env_email,
+    env_float,
+    env_int,
+    env_list,
+    env_str,
+    read_env_file,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+read_env_file(BASE_DIR / ".env")
+
+# --- Core ------------------------------------------------------------------
+DEBUG = env_bool("DEBUG", True)
+SECRET_KEY = env_str("SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+    SECRET_KEY = "insecure-development-key-only-used-with-DEBUG-on"
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "crispy_forms",
+    "crispy_bootstrap5",
+    "bootstrap",  # django-bootstrap-static: Bootstrap 5 served locally
+    "django_htmx",
+    "django_apscheduler",
+    "chirpsyncer",
+    "scheduling",
+    "maintenance",
+    "notifications",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "chirpsyncer.urls"
+WSGI_APPLICATION = "chirpsyncer.wsgi.application"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database ----------------------------------------------------------------
+VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
+DATABASES = {"default": env_database("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+SQLITE_BUSY_TIMEOUT = env_float("SQLITE_BUSY_TIMEOUT", 20.0, minimum=0)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A scheduler and a web server write at once: WAL lets readers proceed
+    # during a write, the busy timeout queues writers instead of failing, and
+    # BEGIN IMMEDIATE takes the write lock up front so two transactions never
+    # deadlock upgrading read locks ("database is locked" under load).
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": SQLITE_BUSY_TIMEOUT,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    # Tests use a file (not :memory:) so real runscheduler subprocesses can
+    # share the test database; the pid keeps concurrent runs apart.
+    DATABASES["default"]["TEST"] = {
+        "NAME": env_str("SQLITE_TEST_NAME", f"/tmp/chirpsyncer-test-{os.getpid()}.sqlite3")
+    }
+else:
+    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env_int("DB_CONN_MAX_AGE", 60, minimum=0))
+
+# --- Auth, i18n, static ------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "/tasks/"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env_str("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+WHITENOISE_USE_FINDERS = True
+
+CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
+CRISPY_TEMPLATE_PACK = "bootstrap5"
+
+# --- Email -------------------------------------------------------------------
+# EMAIL_URL wins; otherwise the seed's SMTP_* variables; otherwise the console.
+ADMINS = env_admins("ADMINS")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL = env_str("SMTP_FROM", "chirpsyncer@localhost")
+SMTP_HOST = env_str("SMTP_HOST", "")
+SMTP_PORT = env_int("SMTP_PORT", 587, minimum=1)
+_email = env_email("EMAIL_URL")
+SMTP_ENABLED = env_bool("SMTP_ENABLED", bool(_email or SMTP_HOST))
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
+if not SMTP_ENABLED:
+    # Nothing leaves the machine: mail is printed where the process logs.
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+elif _email:
+    globals().update(_email)
+elif SMTP_HOST:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = SMTP_HOST
+    EMAIL_PORT = SMTP_PORT
+    EMAIL_HOST_USER = env_str("SMTP_USER", "")
+    EMAIL_HOST_PASSWORD = env_str("SMTP_PASSWORD", "")
+    EMAIL_USE_SSL = SMTP_PORT == 465
+    EMAIL_USE_TLS = SMTP_PORT == 587
+else:
+    raise ImproperlyConfigured("SMTP_ENABLED is true but neither EMAIL_URL nor SMTP_HOST is set.")
+
+NOTIFY_ON_TASK_FAILURE = env_bool("NOTIFY_ON_TASK_FAILURE", True)
+NOTIFY_ON_TASK_SUCCESS = env_bool("NOTIFY_ON_TASK_SUCCESS", False)
+NOTIFY_ADMINS_ONLY = env_bool("NOTIFY_ADMINS_ONLY", True)
+NOTIFY_REPEAT_HOURS = env_int("NOTIFY_REPEAT_HOURS", 24, minimum=1)
+NOTIFY_MAX_PER_HOUR = env_int("NOTIFY_MAX_PER_HOUR", 20, minimum=1)
+
+# --- Maintenance ---------------------------------------------------------------
+ARCHIVE_DIR = Path(env_str("ARCHIVE_DIR", str(VAR_DIR / "archive")))
+BACKUP_DIR = Path(env_str("BACKUP_DIR", str(VAR_DIR / "backups")))
+BACKUP_KEEP = env_int("BACKUP_KEEP", 7, minimum=1)
+BACKUP_GZIP = env_bool("BACKUP_GZIP", False)
+EXECUTION_RETENTION_DAYS = env_int("EXECUTION_RETENTION_DAYS", 90, minimum=1)
+AUDIT_LOG_RETENTION_DAYS = env_int("AUDIT_LOG_RETENTION_DAYS", 90, minimum=1)
+ERROR_LOG_RETENTION_DAYS = env_int("ERROR_LOG_RETENTION_DAYS", 30, minimum=1)
+CREDENTIAL_INACTIVE_MONTHS = env_int("CREDENTIAL_INACTIVE_MONTHS", 6, minimum=1)
+MAINTENANCE_BATCH_SIZE = env_int("MAINTENANCE_BATCH_SIZE", 5000, minimum=1)
+
+# --- Scheduler -------------------------------------------------------------------
+SCHEDULER_THREADS = env_int("SCHEDULER_THREADS", 10, minimum=1)
+SCHEDULER_SYNC_SECONDS = env_float("SCHEDULER_SYNC_SECONDS", 2.0, minimum=0.1)
+SCHEDULER_HEARTBEAT_SECONDS = env_float("SCHEDULER_HEARTBEAT_SECONDS", 5.0, minimum=0.1)
+SCHEDULER_SHUTDOWN_GRACE_SECONDS = env_float("SCHEDULER_SHUTDOWN_GRACE_SECONDS", 30.0, minimum=0)
+SCHEDULER_LEASE_SECONDS = env_float("SCHEDULER_LEASE_SECONDS", 30.0, minimum=1)
+SCHEDULER_MISFIRE_GRACE_SECONDS = env_int("SCHEDULER_MISFIRE_GRACE_SECONDS", 300, minimum=1)
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+
+# --- Logging -----------------------------------------------------------------------
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"apscheduler": {"level": "WARNING"}},
+}

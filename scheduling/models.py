@@ -1,0 +1,218 @@
+"""Tasks and their executions.
+
+`Task` is the schedule someone can edit; `TaskExecution` is one run of it.
+Counters and `next_run_at` are denormalised onto `Task` so the task list and
+the status API never aggregate the (possibly millions of) executions.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+
+def default_timezone() -> str:
+    return settings.TIME_ZONE
+
+
+class TriggerType(models.TextChoices):
+    CRON = "cron", "Cron expression"
+    INTERVAL = "interval", "Fixed interval"
+    DATE = "date", "Once, at a date"
+
+
+class ExecutionStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCESS = "success", "Success"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped"
+    ABANDONED = "abandoned", "Abandoned"
+
+
+class ExecutionTrigger(models.TextChoices):
+    SCHEDULE = "schedule", "Schedule"
+    MANUAL = "manual", "Manual"
+    CLI = "cli", "Command line"
+    RETRY = "retry", "Retry"
+    CATCHUP = "catchup", "Catch-up"
+
+
+FINISHED_STATUSES = (
+    ExecutionStatus.SUCCESS,
+    ExecutionStatus.FAILED,
+    ExecutionStatus.SKIPPED,
+    ExecutionStatus.ABANDONED,
+)
+
+
+class Task(models.Model):
+    name = models.SlugField(max_length=100, unique=True)
+    func = models.CharField(
+        max_length=255, help_text="Registered task name or dotted path of a module-level function."
+    )
+    description = models.TextField(blank=True)
+    trigger_type = models.CharField(
+        max_length=10, choices=TriggerType.choices, default=TriggerType.CRON
+    )
+    cron_expression = models.CharField(max_length=120, blank=True)
+    interval_seconds = models.PositiveIntegerField(null=True, blank=True)
+    run_at = models.DateTimeField(null=True, blank=True)
+    timezone = models.CharField(max_length=64, default=default_timezone)
+    kwargs = models.JSONField(default=dict, blank=True)
+    enabled = models.BooleanField(default=True)
+
+    # Run policy.
+    misfire_grace_seconds = models.PositiveIntegerField(
+        default=300, help_text="A fire time missed by less than this still runs (once)."
+    )
+    allow_overlap = models.BooleanField(
+        default=False, help_text="Start a run even when the previous one is still running."
+    )
+    max_retries = models.PositiveSmallIntegerField(default=0)
+    retry_backoff_seconds = models.PositiveIntegerField(default=30)
+    retry_backoff_max_seconds = models.PositiveIntegerField(default=3600)
+    timeout_seconds = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Soft limit: an overrunning run is flagged, not killed."
+    )
+
+    # Notifications (used by the notifications app through signals).
+    notify_on_failure = models.BooleanField(default=True)
+    notify_on_success = models.BooleanField(default=True)
+    notify_recipients = models.TextField(
+        blank=True, help_text="Extra email addresses, comma or newline separated."
+    )
+
+    # Denormalised state, written by the runner with F() updates.
+    next_run_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    last_status = models.CharField(max_length=10, choices=ExecutionStatus.choices, blank=True)
+    last_duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    run_count = models.PositiveIntegerField(default=0)
+    success_count = models.PositiveIntegerField(default=0)
+    failure_count = models.PositiveIntegerField(default=0)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        permissions = [("run_task", "Can run a task now")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("scheduling:task-detail", args=[self.name])
+
+    def clean(self) -> None:
+        from scheduling.services import validate_schedule
+
+        validate_schedule(self)
+
+    @property
+    def schedule(self) -> str:
+        """The schedule as written: expression, seconds or ISO date."""
+        if self.trigger_type == TriggerType.CRON:
+            return self.cron_expression
+        if self.trigger_type == TriggerType.INTERVAL:
+            return str(self.interval_seconds or "")
+        return self.run_at.isoformat() if self.run_at else ""
+
+    @property
+    def success_rate(self) -> float | None:
+        finished = self.success_count + self.failure_count
+        return None if finished == 0 else self.success_count / finished
+
+
+class TaskExecution(models.Model):
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="executions")
+    trigger = models.CharField(
+        max_length=10, choices=ExecutionTrigger.choices, default=ExecutionTrigger.SCHEDULE
+    )
+    scheduled_for = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(
+        max_length=10, choices=ExecutionStatus.choices, default=ExecutionStatus.QUEUED
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="requested_executions",
+    )
+    kwargs = models.JSONField(
+        null=True, blank=True, help_text="Overrides the task's kwargs for this run only."
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    result = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    host = models.CharField(max_length=255, blank=True)
+    pid = models.PositiveIntegerField(null=True, blank=True)
+    attempt = models.PositiveSmallIntegerField(default=1)
+    is_overdue = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["task", "-id"], name="execution_task_newest_idx"),
+            models.Index(fields=["status", "-id"], name="execution_status_idx"),
+            models.Index(fields=["created_at"], name="execution_created_idx"),
+        ]
+        constraints = [
+            # Two schedulers that both believe they lead cannot both run one fire
+            # time: the loser of this insert runs nothing.
+            models.UniqueConstraint(
+                fields=["task", "scheduled_for"],
+                condition=models.Q(trigger__in=["schedule", "catchup"]),
+                name="execution_unique_scheduled_fire",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.task.name} #{self.pk} ({self.status})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("scheduling:execution-detail", args=[self.task.name, self.pk])
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED_STATUSES
+
+
+class SchedulerNode(models.Model):
+    """One `runscheduler` process: its heartbeat, and whether it leads."""
+
+    node_id = models.CharField(max_length=64, unique=True)
+    host = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    started_at = models.DateTimeField(default=timezone.now)
+    last_beat_at = models.DateTimeField(default=timezone.now, db_index=True)
+    is_leader = models.BooleanField(default=False)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-last_beat_at"]
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.pid}"
+
+
+class SchedulerLease(models.Model):
+    """The single leadership lease; one row, renewed by the holder."""
+
+    name = models.CharField(max_length=50, unique=True, default="leader")
+    holder = models.CharField(max_length=64, blank=True)
+    host = models.CharField(max_length=255, blank=True)
+    pid = models.PositiveIntegerField(null=True, blank=True)
+    acquired_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.holder or 'free'}"

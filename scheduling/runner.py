@@ -1,0 +1,257 @@
+"""Run one execution of a task with all its bookkeeping.
+
+Every way a task runs (scheduler fire, queued manual run, retry, catch-up,
+`runtask`) ends up in `execute`, so counters, history and signals behave the
+same everywhere. Algorithm:
+
+1. Claim the execution row (insert for a fire time, conditional UPDATE for a
+   queued row). Losing either race means another process runs it: do nothing.
+2. Resolve the function and call it with the task's kwargs; time it.
+3. Store the outcome (result as JSON, or traceback), capped at 64 KiB.
+4. Update the task's counters in one UPDATE with F() expressions.
+5. Queue a retry if the policy allows, then send `task_finished`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import socket
+import time
+import traceback
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import IntegrityError, close_old_connections, connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from scheduling import registry, signals, triggers
+from scheduling.models import ExecutionStatus, ExecutionTrigger, Task, TaskExecution
+
+logger = logging.getLogger(__name__)
+
+MAX_STORED_BYTES = 64 * 1024
+HOST = socket.gethostname()
+
+
+def _tidy_connections() -> None:
+    # Never inside an atomic block: closing there would break the transaction.
+    if not connection.in_atomic_block:
+        close_old_connections()
+
+
+def cap_text(text: str, limit: int = MAX_STORED_BYTES) -> str:
+    """Keep a long text under `limit` bytes, keeping its head and its (informative) tail."""
+    data = text.encode("utf-8")
+    if len(data) <= limit:
+        return text
+    keep = limit // 2 - 64
+    head = data[:keep].decode("utf-8", "ignore")
+    tail = data[-keep:].decode("utf-8", "ignore")
+    return f"{head}\n\n[... {len(data) - 2 * keep} bytes cut ...]\n\n{tail}"
+
+
+def to_json_result(value: Any) -> Any:
+    """What to store for a function's return value: JSON as is, else a note."""
+    if value is None:
+        return None
+    try:
+        text = json.dumps(value, cls=DjangoJSONEncoder)
+    except (TypeError, ValueError):
+        return {
+            "note": "The task returned a value that is not JSON; its repr is stored.",
+            "repr": cap_text(repr(value), MAX_STORED_BYTES - 200),
+        }
+    if len(text.encode("utf-8")) > MAX_STORED_BYTES:
+        return {
+            "note": f"The result was {len(text)} characters; only the start is kept.",
+            "truncated": cap_text(text, MAX_STORED_BYTES - 200)[: MAX_STORED_BYTES // 2],
+        }
+    return json.loads(text)
+
+
+def retry_delay(task: Task, attempt: int, rng: random.Random | None = None) -> float:
+    """Seconds before retry number `attempt` (1-based): exponential, jittered, capped.
+
+    Full jitter between half and all of base * 2^(attempt-1), so retries of many
+    tasks failing together do not arrive in lockstep.
+    """
+    ceiling = min(task.retry_backoff_max_seconds, task.retry_backoff_seconds * 2 ** (attempt - 1))
+    return (rng or random).uniform(ceiling / 2, ceiling)
+
+
+def claim_fire(task: Task, scheduled_for: datetime, trigger: str) -> TaskExecution | None:
+    """Insert the execution for one fire time; None if another scheduler already did."""
+    try:
+        with transaction.atomic():
+            return TaskExecution.objects.create(
+                task=task,
+                trigger=trigger,
+                scheduled_for=scheduled_for,
+                status=ExecutionStatus.RUNNING,
+                started_at=timezone.now(),
+                host=HOST,
+                pid=os.getpid(),
+            )
+    except IntegrityError:
+        logger.info("Task %s at %s already claimed elsewhere", task.name, scheduled_for)
+        return None
+
+
+def claim_queued(execution_id: int) -> bool:
+    """Move a queued execution to running; False if someone else took it."""
+    return bool(
+        TaskExecution.objects.filter(pk=execution_id, status=ExecutionStatus.QUEUED).update(
+            status=ExecutionStatus.RUNNING, started_at=timezone.now(), host=HOST, pid=os.getpid()
+        )
+    )
+
+
+def _overlapping_run(task: Task, execution: TaskExecution) -> TaskExecution | None:
+    if task.allow_overlap:
+        return None
+    return (
+        TaskExecution.objects.filter(task=task, status=ExecutionStatus.RUNNING, pk__lt=execution.pk)
+        .only("pk", "started_at")
+        .first()
+    )
+
+
+def _skip(execution: TaskExecution, reason: str) -> TaskExecution:
+    now = timezone.now()
+    TaskExecution.objects.filter(pk=execution.pk).update(
+        status=ExecutionStatus.SKIPPED, finished_at=now, duration_ms=0, error=reason
+    )
+    execution.status, execution.finished_at, execution.error = ExecutionStatus.SKIPPED, now, reason
+    logger.info("Skipped %s #%s: %s", execution.task.name, execution.pk, reason)
+    return execution
+
+
+def _call(task: Task, execution: TaskExecution) -> tuple[bool, Any, str]:
+    try:
+        func = registry.resolve(task.func)
+        kwargs = execution.kwargs if execution.kwargs is not None else (task.kwargs or {})
+        if not isinstance(kwargs, dict):
+            raise TypeError(f"kwargs must be a JSON object, got {type(kwargs).__name__}")
+        return True, func(**kwargs), ""
+    except Exception as exc:
+        message = f"{type(exc).__name__}: {exc}"
+        return False, None, cap_text(f"{message}\n\n{traceback.format_exc()}")
+
+
+def _record_outcome(
+    task: Task, execution: TaskExecution, ok: bool, result: Any, error: str, duration_ms: int
+) -> None:
+    finished = timezone.now()
+    status = ExecutionStatus.SUCCESS if ok else ExecutionStatus.FAILED
+    stored = to_json_result(result) if ok else None
+    next_run = triggers.next_run_after(task, finished) if task.enabled else None
+    with transaction.atomic():
+        TaskExecution.objects.filter(pk=execution.pk).update(
+            status=status, finished_at=finished, duration_ms=duration_ms, result=stored, error=error
+        )
+        Task.objects.filter(pk=task.pk).update(
+            run_count=F("run_count") + 1,
+            success_count=F("success_count") + int(ok),
+            failure_count=F("failure_count") + int(not ok),
+            consecutive_failures=0 if ok else F("consecutive_failures") + 1,
+            last_status=status,
+            last_run_at=execution.started_at,
+            last_duration_ms=duration_ms,
+            next_run_at=next_run,
+        )
+    execution.status, execution.finished_at = status, finished
+    execution.duration_ms, execution.result, execution.error = duration_ms, stored, error
+
+
+def _queue_retry(task: Task, execution: TaskExecution) -> TaskExecution | None:
+    if execution.status != ExecutionStatus.FAILED or execution.attempt > task.max_retries:
+        return None
+    if execution.trigger == ExecutionTrigger.CLI:  # the caller is waiting for the outcome
+        return None
+    delay = retry_delay(task, execution.attempt)
+    return TaskExecution.objects.create(
+        task=task,
+        trigger=ExecutionTrigger.RETRY,
+        status=ExecutionStatus.QUEUED,
+        scheduled_for=timezone.now() + timedelta(seconds=delay),
+        requested_by_id=execution.requested_by_id,
+        kwargs=execution.kwargs,
+        attempt=execution.attempt + 1,
+    )
+
+
+def execute(execution: TaskExecution, task: Task | None = None) -> TaskExecution:
+    """Run a claimed (status `running`) execution to its end and record everything."""
+    task = task or execution.task
+    execution.task = task
+    overlapping = _overlapping_run(task, execution)
+    if overlapping is not None:
+        return _skip(execution, f"Previous run #{overlapping.pk} was still running.")
+    logger.info("Start %s #%s (%s)", task.name, execution.pk, execution.trigger)
+    started = time.monotonic()
+    ok, result, error = _call(task, execution)
+    duration_ms = int((time.monotonic() - started) * 1000)
+    _tidy_connections()  # a long task may have outlived the connection
+    _record_outcome(task, execution, ok, result, error, duration_ms)
+    retry = _queue_retry(task, execution)
+    logger.info(
+        "Finish %s #%s: %s in %d ms%s",
+        task.name,
+        execution.pk,
+        execution.status,
+        duration_ms,
+        f" (retry #{retry.pk} queued)" if retry else "",
+    )
+    signals.task_finished.send(sender=Task, task=task, execution=execution, final=retry is None)
+    return execution
+
+
+def run_fire(
+    task_id: int, scheduled_for: datetime, trigger: str = "schedule"
+) -> TaskExecution | None:
+    """Run the fire of `task_id` at `scheduled_for` unless another process claimed it."""
+    _tidy_connections()
+    try:
+        task = Task.objects.get(pk=task_id)
+        execution = claim_fire(task, scheduled_for, trigger)
+        return execute(execution, task) if execution else None
+    finally:
+        _tidy_connections()
+
+
+def run_queued(execution_id: int) -> TaskExecution | None:
+    """Run a queued (manual or retry) execution unless another process claimed it."""
+    _tidy_connections()
+    try:
+        if not claim_queued(execution_id):
+            return None
+        execution = TaskExecution.objects.select_related("task").get(pk=execution_id)
+        return execute(execution)
+    finally:
+        _tidy_connections()
+
+
+def run_now(
+    task: Task,
+    *,
+    trigger: str = ExecutionTrigger.CLI,
+    kwargs: dict[str, Any] | None = None,
+    requested_by: Any = None,
+) -> TaskExecution:
+    """Run a task inline in this process (the `runtask` command)."""
+    execution = TaskExecution.objects.create(
+        task=task,
+        trigger=trigger,
+        status=ExecutionStatus.RUNNING,
+        started_at=timezone.now(),
+        requested_by=requested_by,
+        kwargs=kwargs,
+        host=HOST,
+        pid=os.getpid(),
+    )
+    return execute(execution, task)
