@@ -1,0 +1,47 @@
+"""Project-wide fixtures: the named personas every app's tests use."""
+
+import pytest
+from django.contrib.auth.models import Permission
+
+from chirpsyncer.tests.factories import UserFactory
+
+
+@pytest.fixture
+def staff(db):
+    """A staff member who may run and change tasks."""
+    user = UserFactory(username="staff", is_staff=True, email="staff@example.com")
+    user.user_permissions.add(
+        *Permission.objects.filter(
+            content_type__app_label="scheduling", codename__in=["run_task", "change_task"]
+        )
+    )
+    return user
+
+
+@pytest.fixture
+def viewer(db):
+    """A signed-in user with no permissions: may look, may not touch."""
+    return UserFactory(username="viewer")
+
+
+@pytest.fixture
+def superuser(db):
+    return UserFactory(username="root", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def staff_client(client, staff):
+    client.force_login(staff)
+    return client
+
+
+@pytest.fixture
+def viewer_client(client, viewer):
+    client.force_login(viewer)
+    return client
+
+
+@pytest.fixture
+def admin_client_(client, superuser):
+    client.force_login(superuser)
+    return client
