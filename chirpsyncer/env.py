@@ -8,7 +8,9 @@ and an unknown DATABASE_URL scheme as an empty dict).
 
 from __future__ import annotations
 
+import io
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,10 +27,21 @@ _FALSE = {"0", "false", "no", "off", ""}
 _DB_ENGINES = {"django.db.backends.sqlite3", "django.db.backends.postgresql"}
 
 
+# `NAME=value   # comment`: the comment starts at whitespace + "#" in an unquoted value.
+_INLINE_COMMENT = re.compile(r"^(\s*(?:export\s+)?[A-Za-z_0-9]+=(?![\"']).*?)\s+#.*$")
+
+
 def read_env_file(path: Path) -> None:
-    """Load `.env` if present; real environment variables win over the file."""
+    """Load `.env` if present; real environment variables win over the file.
+
+    Lines copied from `.env.example` keep their trailing `# comment`; those are
+    stripped here because django-environ would keep them in the value (and its
+    own `parse_comments` also cuts `abc#def` and quoted values short).
+    """
     if path.is_file():
-        environ.Env.read_env(str(path), overwrite=False)
+        lines = path.read_text(encoding="utf-8").splitlines()
+        text = "\n".join(_INLINE_COMMENT.sub(r"\1", line) for line in lines)
+        environ.Env.read_env(io.StringIO(text), overwrite=False)
 
 
 def _read(name: str, parse: Callable[[str], T], default: T) -> T:
@@ -37,7 +50,9 @@ def _read(name: str, parse: Callable[[str], T], default: T) -> T:
         return default
     try:
         return parse(raw)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, ImproperlyConfigured) as exc:
+        # django-environ raises ImproperlyConfigured itself for unknown URL
+        # schemes, without saying which variable held the URL.
         raise ImproperlyConfigured(f"Setting {name}={raw!r} is invalid: {exc}") from exc
 
 
@@ -92,8 +107,9 @@ def env_database(name: str, default: str) -> dict[str, Any]:
             raise ValueError("the URL names no database")
         return config
 
-    config = _read(name, parse, None)
-    return config if config is not None else parse(default)
+    if not os.environ.get(name, "").strip():  # unset or empty: the default
+        return parse(default)
+    return _read(name, parse, None)
 
 
 def env_email(name: str) -> dict[str, Any] | None:

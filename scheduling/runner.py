@@ -138,7 +138,7 @@ def _call(task: Task, execution: TaskExecution) -> tuple[bool, Any, str]:
         if not isinstance(kwargs, dict):
             raise TypeError(f"kwargs must be a JSON object, got {type(kwargs).__name__}")
         return True, func(**kwargs), ""
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - a task failure is data, not a crash
         message = f"{type(exc).__name__}: {exc}"
         return False, None, cap_text(f"{message}\n\n{traceback.format_exc()}")
 

@@ -1,0 +1,323 @@
+"""The scheduler engine behind `manage.py runscheduler`.
+
+APScheduler (with django-apscheduler's DjangoJobStore) decides *when* each
+task fires; everything about *running* it goes through `scheduling.runner`.
+The main thread owns a short loop, as Healthchecks' `sendalerts` does:
+
+1. heartbeat and leadership lease (only the leader's APScheduler runs jobs);
+2. on becoming leader: abandon orphaned runs, record/run missed fires, load jobs;
+3. every SCHEDULER_SYNC_SECONDS: apply tasks edited, added, paused or deleted
+   by other processes (web, admin, CLI) to the job store;
+4. every half second: start queued manual runs and due retries;
+5. flag runs past their soft timeout.
+
+Signal handlers only set a flag. A database outage makes the loop log, back
+off and reconnect; no step holds a transaction across a sleep.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from apscheduler.executors.pool import BasePoolExecutor
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.schedulers.background import BackgroundScheduler
+from django.conf import settings
+from django.db import DatabaseError, InterfaceError, close_old_connections, connections
+from django.db.models import Q
+from django.utils import timezone
+from django_apscheduler.jobstores import DjangoJobStore
+
+from scheduling import heartbeat, leader, recovery, runner, signals, triggers
+from scheduling.models import ExecutionStatus, Task, TaskExecution
+
+logger = logging.getLogger("scheduling.engine")
+
+JOB_PREFIX = "task-"
+QUEUE_POLL_SECONDS = 0.5
+OVERDUE_CHECK_SECONDS = 5.0
+MAX_BACKOFF_SECONDS = 30.0
+
+
+def fire_job(task_id: int) -> None:
+    """The job function stored in DjangoJobStore (by reference).
+
+    Not called in normal operation: `TaskPoolExecutor` intercepts task jobs to
+    pass the fire time along. Kept so a stored job always resolves.
+    """
+    runner.run_fire(task_id, timezone.now().replace(microsecond=0))
+
+
+class TaskPoolExecutor(BasePoolExecutor):
+    """A thread pool that hands each fire time to the runner.
+
+    APScheduler's own executor calls the job function without its scheduled
+    time, and we need that time: it is the key that makes one fire run once
+    across schedulers.
+    """
+
+    def __init__(self, max_workers: int) -> None:
+        super().__init__(
+            concurrent.futures.ThreadPoolExecutor(max_workers, thread_name_prefix="task")
+        )
+        self.inflight: set[concurrent.futures.Future] = set()
+        self._inflight_lock = threading.Lock()
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> concurrent.futures.Future:
+        future = self._pool.submit(fn, *args)
+        with self._inflight_lock:
+            self.inflight.add(future)
+        future.add_done_callback(self._forget)
+        return future
+
+    def _forget(self, future: concurrent.futures.Future) -> None:
+        with self._inflight_lock:
+            self.inflight.discard(future)
+        if future.exception() is not None:
+            logger.error("Run crashed outside the runner", exc_info=future.exception())
+
+    def _do_submit_job(self, job: Any, run_times: list[datetime]) -> None:
+        future = self.submit(runner.run_fire, job.args[0], run_times[-1])
+        future.add_done_callback(lambda f: self._run_job_success(job.id, []))
+
+    def wait(self, timeout: float) -> bool:
+        """Wait for in-flight runs; True if all finished within `timeout`."""
+        with self._inflight_lock:
+            pending = set(self.inflight)
+        _, not_done = concurrent.futures.wait(pending, timeout=timeout)
+        return not not_done
+
+
+def job_id(task_id: int) -> str:
+    return f"{JOB_PREFIX}{task_id}"
+
+
+class Engine:
+    def __init__(
+        self,
+        *,
+        threads: int | None = None,
+        sync_seconds: float | None = None,
+        heartbeat_seconds: float | None = None,
+        lease_seconds: float | None = None,
+        clock: Callable[[], datetime] = timezone.now,
+    ) -> None:
+        self.node_id = heartbeat.new_node_id()
+        self.threads = threads or settings.SCHEDULER_THREADS
+        self.sync_seconds = sync_seconds or settings.SCHEDULER_SYNC_SECONDS
+        self.heartbeat_seconds = heartbeat_seconds or settings.SCHEDULER_HEARTBEAT_SECONDS
+        self.lease_seconds = lease_seconds or settings.SCHEDULER_LEASE_SECONDS
+        self.clock = clock
+        self.stop_event = threading.Event()
+        self.is_leader = False
+        self.known: dict[int, datetime] = {}  # task id -> updated_at we scheduled
+        self.submitted_queued: set[int] = set()
+        self.executor = TaskPoolExecutor(self.threads)
+        self.scheduler = BackgroundScheduler(
+            jobstores={"default": DjangoJobStore()},
+            executors={"default": self.executor},
+            job_defaults={"coalesce": True, "max_instances": 1000},
+            timezone="UTC",
+        )
+        self._next = {"beat": 0.0, "sync": 0.0, "queue": 0.0, "overdue": 0.0}
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle -----------------------------------------------------------
+    def run(self) -> None:
+        """Run until `stop()` (or a signal handler setting `stop_event`)."""
+        heartbeat.register(self.node_id)
+        logger.info("Scheduler %s started (%d threads)", self.node_id, self.threads)
+        backoff = 1.0
+        while not self.stop_event.is_set():
+            try:
+                self.tick()
+                backoff = 1.0
+            except (DatabaseError, InterfaceError) as exc:
+                logger.error("Database unavailable (%s); retrying in %.0f s", exc, backoff)
+                self._drop_connections()
+                self.stop_event.wait(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+                continue
+            self.stop_event.wait(0.1)
+
+    def shutdown(self, grace_seconds: float) -> bool:
+        """Stop taking runs, wait up to `grace_seconds` for running ones; True if all finished."""
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        finished = self.executor.wait(grace_seconds)
+        if not finished:
+            logger.warning("Runs still going after %.0f s grace; leaving them", grace_seconds)
+        try:
+            if self.is_leader:
+                leader.release(self.node_id)
+            heartbeat.mark_stopped(self.node_id)
+        except DatabaseError:
+            logger.exception("Could not record the shutdown")
+        self.executor._pool.shutdown(wait=False, cancel_futures=True)
+        logger.info("Scheduler %s stopped", self.node_id)
+        return finished
+
+    def start_in_thread(self) -> None:
+        self._thread = threading.Thread(target=self.run, name="scheduler-main", daemon=True)
+        self._thread.start()
+
+    def stop(self, grace_seconds: float = 10.0) -> bool:
+        self.stop_event.set()
+        if self._thread is not None:
+            self._thread.join()
+        return self.shutdown(grace_seconds)
+
+    # --- one pass of the loop ------------------------------------------------
+    def _due(self, key: str, every: float) -> bool:
+        now = time.monotonic()
+        if now < self._next[key]:
+            return False
+        self._next[key] = now + every
+        return True
+
+    def tick(self) -> None:
+        close_old_connections()
+        if self._due("beat", self.heartbeat_seconds):
+            self._beat()
+        if not self.is_leader:
+            return
+        if self._due("sync", self.sync_seconds):
+            self.sync()
+        if self._due("queue", QUEUE_POLL_SECONDS):
+            self.dispatch_queued()
+        if self._due("overdue", OVERDUE_CHECK_SECONDS):
+            self.flag_overdue()
+
+    def _beat(self) -> None:
+        leads = leader.try_acquire(self.node_id, self.lease_seconds, self.clock())
+        heartbeat.beat(self.node_id, is_leader=leads)
+        if leads and not self.is_leader:
+            self._become_leader()
+        elif self.is_leader and not leads:
+            self._step_down()
+
+    def _become_leader(self) -> None:
+        logger.info("Scheduler %s is now the leader", self.node_id)
+        self.is_leader = True
+        recovery.abandon_orphans(self.clock())
+        recovery.run_catchups(
+            recovery.plan_catchup(self.clock()), self.executor.submit, runner.run_fire
+        )
+        self.known.clear()
+        if not self.scheduler.running:
+            self.scheduler.start(paused=True)
+        self.sync(full=True)
+        self.scheduler.resume()
+        self._next["sync"] = time.monotonic() + self.sync_seconds
+
+    def _step_down(self) -> None:
+        logger.warning("Scheduler %s lost the lease; standing by", self.node_id)
+        self.is_leader = False
+        self.scheduler.pause()
+
+    def _drop_connections(self) -> None:
+        for conn in connections.all(initialized_only=True):
+            try:
+                conn.close()
+            except DatabaseError:
+                pass  # already broken: closing is best effort
+
+    # --- keeping APScheduler in step with the Task table ---------------------
+    def sync(self, full: bool = False) -> int:
+        """Apply task edits made anywhere; returns how many jobs changed."""
+        rows = dict(Task.objects.filter(enabled=True).values_list("id", "updated_at"))
+        changed = [tid for tid, updated in rows.items() if self.known.get(tid) != updated]
+        removed = [tid for tid in self.known if tid not in rows]
+        for tid in removed:
+            self._unschedule(tid)
+        if full:
+            self._remove_stale_jobs(set(rows))
+        for task in Task.objects.filter(pk__in=changed):
+            self._schedule(task)
+        return len(changed) + len(removed)
+
+    def _remove_stale_jobs(self, wanted: set[int]) -> None:
+        for job in self.scheduler.get_jobs():
+            if job.id.startswith(JOB_PREFIX) and int(job.id[len(JOB_PREFIX) :]) not in wanted:
+                job.remove()
+
+    def _schedule(self, task: Task) -> None:
+        try:
+            trigger = triggers.build_trigger(task)
+        except Exception:  # one bad row must not stop the others
+            logger.exception("Task %s has an invalid schedule; not scheduled", task.name)
+            self.known[task.pk] = task.updated_at
+            return
+        job = self.scheduler.add_job(
+            "scheduling.engine:fire_job",
+            trigger=trigger,
+            args=[task.pk],
+            id=job_id(task.pk),
+            name=task.name,
+            replace_existing=True,
+            misfire_grace_time=task.misfire_grace_seconds,
+        )
+        self.known[task.pk] = task.updated_at
+        next_run = getattr(job, "next_run_time", None) or triggers.next_run_after(
+            task, self.clock()
+        )
+        Task.objects.filter(pk=task.pk).update(next_run_at=next_run)
+        logger.info("Scheduled %s (%s): next run %s", task.name, trigger, next_run)
+
+    def _unschedule(self, task_id: int) -> None:
+        self.known.pop(task_id, None)
+        try:
+            self.scheduler.remove_job(job_id(task_id))
+        except JobLookupError:
+            pass  # a one-off job that already ran is gone from the store
+        Task.objects.filter(pk=task_id, enabled=False).update(next_run_at=None)
+        logger.info("Unscheduled task %s", task_id)
+
+    # --- manual runs, retries, timeouts ---------------------------------------
+    def dispatch_queued(self) -> int:
+        now = self.clock()
+        due = (
+            TaskExecution.objects.filter(status=ExecutionStatus.QUEUED)
+            .filter(Q(scheduled_for__isnull=True) | Q(scheduled_for__lte=now))
+            .order_by("id")
+            .values_list("id", flat=True)[:100]
+        )
+        started = 0
+        for execution_id in due:
+            if execution_id in self.submitted_queued:
+                continue
+            self.submitted_queued.add(execution_id)
+            self.executor.submit(runner.run_queued, execution_id)
+            started += 1
+        if len(self.submitted_queued) > 10_000:
+            self.submitted_queued.clear()  # claims are conditional; resubmitting is harmless
+        return started
+
+    def flag_overdue(self) -> int:
+        now = self.clock()
+        candidates = TaskExecution.objects.filter(
+            status=ExecutionStatus.RUNNING, is_overdue=False, task__timeout_seconds__isnull=False
+        ).select_related("task")
+        flagged = 0
+        for execution in candidates:
+            limit = execution.started_at + timedelta(seconds=execution.task.timeout_seconds)
+            if limit > now:
+                continue
+            if TaskExecution.objects.filter(pk=execution.pk, is_overdue=False).update(
+                is_overdue=True
+            ):
+                logger.warning(
+                    "%s #%s is past its %d s timeout",
+                    execution.task.name,
+                    execution.pk,
+                    execution.task.timeout_seconds,
+                )
+                signals.task_overdue.send(sender=Task, task=execution.task, execution=execution)
+                flagged += 1
+        return flagged

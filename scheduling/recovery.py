@@ -1,0 +1,161 @@
+"""What a scheduler does when it starts leading: clean up after the last one.
+
+1. Executions left `running` by a process that is gone become `abandoned`
+   and count as failures (alerts follow through `task_finished`).
+2. Fire times that passed while no scheduler ran: the latest one runs once as
+   `catchup` if it is within the task's misfire grace; the others are recorded
+   as one `skipped` execution that says how many were missed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from scheduling import signals, triggers
+from scheduling.heartbeat import stale_after
+from scheduling.models import (
+    ExecutionStatus,
+    ExecutionTrigger,
+    SchedulerNode,
+    Task,
+    TaskExecution,
+)
+
+logger = logging.getLogger(__name__)
+
+MAX_MISSED_COUNTED = 10_000
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _owner_is_alive(execution: TaskExecution, live_nodes: set[tuple[str, int]]) -> bool:
+    if (execution.host, execution.pid) in live_nodes:
+        return True
+    if execution.host == socket.gethostname() and execution.pid:
+        return _pid_alive(execution.pid)
+    return False
+
+
+def abandon_orphans(now: datetime | None = None) -> list[TaskExecution]:
+    """Mark running executions whose process is gone as abandoned; returns them."""
+    now = now or timezone.now()
+    live = set(
+        SchedulerNode.objects.filter(
+            stopped_at__isnull=True, last_beat_at__gte=now - stale_after()
+        ).values_list("host", "pid")
+    )
+    abandoned = []
+    running = TaskExecution.objects.filter(status=ExecutionStatus.RUNNING).select_related("task")
+    for execution in running:
+        if _owner_is_alive(execution, live):
+            continue
+        reason = (
+            f"Abandoned: the process running it ({execution.host}:{execution.pid}) stopped "
+            f"before it finished; found by {socket.gethostname()}:{os.getpid()} at "
+            f"{now.isoformat()}."
+        )
+        with transaction.atomic():
+            changed = TaskExecution.objects.filter(
+                pk=execution.pk, status=ExecutionStatus.RUNNING
+            ).update(status=ExecutionStatus.ABANDONED, finished_at=now, error=reason)
+            if not changed:
+                continue
+            Task.objects.filter(pk=execution.task_id).update(
+                run_count=F("run_count") + 1,
+                failure_count=F("failure_count") + 1,
+                consecutive_failures=F("consecutive_failures") + 1,
+                last_status=ExecutionStatus.ABANDONED,
+            )
+        execution.status, execution.finished_at, execution.error = (
+            ExecutionStatus.ABANDONED,
+            now,
+            reason,
+        )
+        logger.warning("Marked %s #%s abandoned", execution.task.name, execution.pk)
+        execution.task.refresh_from_db()
+        signals.task_finished.send(
+            sender=Task, task=execution.task, execution=execution, final=True
+        )
+        abandoned.append(execution)
+    return abandoned
+
+
+def missed_fire_times(task: Task, now: datetime) -> list[datetime]:
+    """Fire times from the task's stored `next_run_at` up to `now` (capped)."""
+    if task.next_run_at is None or task.next_run_at > now:
+        return []
+    times = [task.next_run_at]
+    while len(times) < MAX_MISSED_COUNTED:
+        following = triggers.next_run_after(task, times[-1])
+        if following is None or following > now:
+            break
+        times.append(following)
+    return times
+
+
+def _record_skipped(task: Task, missed: list[datetime], now: datetime) -> None:
+    more = "+" if len(missed) >= MAX_MISSED_COUNTED else ""
+    message = (
+        f"Missed {len(missed)}{more} fire time(s) between {missed[0].isoformat()} and "
+        f"{missed[-1].isoformat()} while no scheduler was running (older than the "
+        f"{task.misfire_grace_seconds} s misfire grace)."
+    )
+    try:
+        with transaction.atomic():
+            TaskExecution.objects.create(
+                task=task,
+                trigger=ExecutionTrigger.SCHEDULE,
+                scheduled_for=missed[0],
+                status=ExecutionStatus.SKIPPED,
+                started_at=now,
+                finished_at=now,
+                duration_ms=0,
+                error=message,
+            )
+    except IntegrityError:
+        return  # another scheduler recorded the gap already
+    logger.warning("%s: %s", task.name, message)
+
+
+def plan_catchup(
+    now: datetime | None = None,
+) -> list[tuple[Task, datetime]]:
+    """Record missed fires; return (task, fire time) pairs to run once as catch-up."""
+    now = now or timezone.now()
+    due: list[tuple[Task, datetime]] = []
+    for task in Task.objects.filter(enabled=True, next_run_at__lte=now):
+        missed = missed_fire_times(task, now)
+        if not missed:
+            continue
+        latest = missed[-1]
+        within_grace = now - latest <= timedelta(seconds=task.misfire_grace_seconds)
+        older = missed[:-1] if within_grace else missed
+        if older:
+            _record_skipped(task, older, now)
+        if within_grace:
+            due.append((task, latest))
+    return due
+
+
+def run_catchups(
+    due: list[tuple[Task, datetime]], submit: Callable[..., object], run_fire: Callable
+) -> None:
+    for task, fire_time in due:
+        logger.info("Catch-up run of %s for %s", task.name, fire_time.isoformat())
+        submit(run_fire, task.pk, fire_time, ExecutionTrigger.CATCHUP)

@@ -1,0 +1,188 @@
+"""The runner's bookkeeping: rows, counters, results, failures, retries, signals."""
+
+import random
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from scheduling import runner, signals
+from scheduling.models import ExecutionStatus, ExecutionTrigger, Task, TaskExecution
+from scheduling.tests import tasks_for_tests
+from scheduling.tests.factories import TaskExecutionFactory, TaskFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def finished():
+    received = []
+
+    def receiver(sender, task, execution, final, **kwargs):
+        received.append((task.name, execution.status, final))
+
+    signals.task_finished.connect(receiver)
+    yield received
+    signals.task_finished.disconnect(receiver)
+
+
+def test_success_records_result_counters_and_timings(finished):
+    task = TaskFactory(func="scheduling.tests.tasks_for_tests.record", kwargs={"days": 3})
+    execution = runner.run_now(task)
+    execution.refresh_from_db()
+    task.refresh_from_db()
+    assert execution.status == ExecutionStatus.SUCCESS
+    assert execution.result == {"received": {"days": 3}}
+    assert execution.trigger == ExecutionTrigger.CLI
+    assert execution.finished_at >= execution.started_at
+    assert execution.duration_ms is not None and execution.host and execution.pid
+    assert (task.run_count, task.success_count, task.failure_count) == (1, 1, 0)
+    assert task.last_status == "success" and task.last_run_at == execution.started_at
+    assert task.next_run_at > timezone.now()
+    assert finished == [(task.name, "success", True)]
+
+
+def test_failure_records_traceback_and_consecutive_failures(finished):
+    task = TaskFactory(func="scheduling.tests.factories.boom")
+    runner.run_now(task)
+    execution = runner.run_now(task)
+    execution.refresh_from_db()
+    task.refresh_from_db()
+    assert execution.status == ExecutionStatus.FAILED
+    assert execution.error.startswith("RuntimeError: boom")
+    assert "Traceback (most recent call last)" in execution.error
+    assert (task.failure_count, task.consecutive_failures, task.last_status) == (2, 2, "failed")
+    task.func = "scheduling.tests.factories.noop"
+    task.save()
+    runner.run_now(task)
+    task.refresh_from_db()
+    assert (task.consecutive_failures, task.success_count, task.run_count) == (0, 1, 3)
+
+
+def test_missing_function_is_a_recorded_failure_not_a_crash():
+    task = TaskFactory(func="scheduling.tests.tasks_for_tests.no_such_function")
+    execution = runner.run_now(task)
+    assert execution.status == ExecutionStatus.FAILED
+    assert "has no callable 'no_such_function'" in execution.error
+    task.func = "vanished_module.func"
+    execution = runner.run_now(task)
+    assert "cannot import module 'vanished_module'" in execution.error
+
+
+def test_bad_kwargs_fail_the_run_with_a_clear_error():
+    task = TaskFactory(func="scheduling.tests.factories.boom")
+    task.func = "scheduling.tests.tasks_for_tests.wait_for_release"
+    execution = runner.run_now(task, kwargs={"no_such_argument": 1})
+    assert execution.status == ExecutionStatus.FAILED
+    assert "unexpected keyword argument 'no_such_argument'" in execution.error
+
+
+def test_non_json_result_is_stored_as_repr_with_a_note():
+    task = TaskFactory(func="scheduling.tests.tasks_for_tests.returns_object")
+    execution = runner.run_now(task)
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.SUCCESS
+    assert "not JSON" in execution.result["note"]
+    assert "<object object at" in execution.result["repr"]
+
+
+def test_results_and_errors_are_capped_at_64_kib():
+    ok = runner.run_now(TaskFactory(func="scheduling.tests.tasks_for_tests.returns_huge"))
+    bad = runner.run_now(TaskFactory(func="scheduling.tests.tasks_for_tests.fails_hugely"))
+    ok.refresh_from_db()
+    bad.refresh_from_db()
+    import json
+
+    assert len(json.dumps(ok.result).encode()) <= 64 * 1024
+    assert "only the start is kept" in ok.result["note"]
+    assert len(bad.error.encode()) <= 64 * 1024
+    assert "bytes cut" in bad.error and bad.error.rstrip().endswith("y" * 10)
+
+
+def test_run_fire_claims_each_fire_time_once():
+    task = TaskFactory(func="scheduling.tests.tasks_for_tests.record")
+    fire = timezone.now().replace(microsecond=0)
+    first = runner.run_fire(task.pk, fire)
+    second = runner.run_fire(task.pk, fire)
+    assert first.status == ExecutionStatus.SUCCESS
+    assert second is None
+    assert TaskExecution.objects.filter(task=task, scheduled_for=fire).count() == 1
+
+
+def test_a_fire_that_finds_the_task_running_is_recorded_as_skipped():
+    task = TaskFactory(func="scheduling.tests.tasks_for_tests.record")
+    running = TaskExecutionFactory(task=task, status=ExecutionStatus.RUNNING, finished_at=None)
+    execution = runner.run_fire(task.pk, timezone.now())
+    assert execution.status == ExecutionStatus.SKIPPED
+    assert f"Previous run #{running.pk} was still running" in execution.error
+    task.refresh_from_db()
+    assert task.run_count == 0
+
+
+def test_overlap_is_allowed_when_the_task_says_so():
+    task = TaskFactory(func="scheduling.tests.tasks_for_tests.record", allow_overlap=True)
+    TaskExecutionFactory(task=task, status=ExecutionStatus.RUNNING, finished_at=None)
+    assert runner.run_fire(task.pk, timezone.now()).status == ExecutionStatus.SUCCESS
+
+
+def test_queued_execution_is_claimed_once_and_uses_its_own_kwargs():
+    task = TaskFactory(func="scheduling.tests.tasks_for_tests.record", kwargs={"a": 1})
+    queued = TaskExecutionFactory(
+        task=task, status=ExecutionStatus.QUEUED, trigger="manual", kwargs={"b": 2},
+        started_at=None, finished_at=None, scheduled_for=None,
+    )  # fmt: skip
+    assert runner.run_queued(queued.pk).result == {"received": {"b": 2}}
+    assert runner.run_queued(queued.pk) is None
+
+
+def test_failure_with_retries_queues_the_next_attempt_and_defers_the_final_signal(finished):
+    task = TaskFactory(func="scheduling.tests.factories.boom", max_retries=2)
+    fire = timezone.now()
+    first = runner.run_fire(task.pk, fire)
+    retry = TaskExecution.objects.get(trigger=ExecutionTrigger.RETRY)
+    assert (retry.attempt, retry.status) == (2, ExecutionStatus.QUEUED)
+    assert retry.scheduled_for > first.finished_at
+    assert finished == [(task.name, "failed", False)]
+    second = runner.run_queued(retry.pk)
+    assert second.attempt == 2
+    third = runner.run_queued(TaskExecution.objects.get(attempt=3).pk)
+    assert third.status == ExecutionStatus.FAILED
+    assert not TaskExecution.objects.filter(attempt=4).exists()
+    assert [f[2] for f in finished] == [False, False, True]
+    assert Task.objects.get(pk=task.pk).consecutive_failures == 3
+
+
+def test_cli_runs_are_not_retried():
+    task = TaskFactory(func="scheduling.tests.factories.boom", max_retries=3)
+    runner.run_now(task)
+    assert not TaskExecution.objects.filter(trigger=ExecutionTrigger.RETRY).exists()
+
+
+@pytest.mark.parametrize("attempt", [1, 2, 3, 4, 8, 20])
+def test_retry_delay_is_exponential_jittered_and_capped(attempt):
+    task = TaskFactory.build(retry_backoff_seconds=10, retry_backoff_max_seconds=300)
+    ceiling = min(300, 10 * 2 ** (attempt - 1))
+    delays = [runner.retry_delay(task, attempt, random.Random(seed)) for seed in range(200)]
+    assert all(ceiling / 2 <= d <= ceiling for d in delays)
+    assert max(delays) - min(delays) > ceiling / 10  # jittered, not constant
+
+
+def test_retry_delay_is_deterministic_with_an_injected_random_source():
+    task = TaskFactory.build(retry_backoff_seconds=10, retry_backoff_max_seconds=300)
+    assert runner.retry_delay(task, 3, random.Random(7)) == runner.retry_delay(
+        task, 3, random.Random(7)
+    )
+
+
+def test_disabled_task_has_no_next_run_after_a_manual_run():
+    task = TaskFactory(func="scheduling.tests.tasks_for_tests.record", enabled=False)
+    runner.run_now(task)
+    task.refresh_from_db()
+    assert task.next_run_at is None and task.run_count == 1
+
+
+def test_interval_next_run_follows_the_anchor():
+    task = TaskFactory(trigger_type="interval", interval_seconds=60, cron_expression="")
+    runner.run_now(task)
+    task.refresh_from_db()
+    assert timedelta(0) < task.next_run_at - timezone.now() <= timedelta(seconds=60)
