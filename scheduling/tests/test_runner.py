@@ -8,7 +8,6 @@ from django.utils import timezone
 
 from scheduling import runner, signals
 from scheduling.models import ExecutionStatus, ExecutionTrigger, Task, TaskExecution
-from scheduling.tests import tasks_for_tests
 from scheduling.tests.factories import TaskExecutionFactory, TaskFactory
 
 pytestmark = pytest.mark.django_db

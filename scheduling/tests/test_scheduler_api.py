@@ -110,8 +110,8 @@ def test_remove_task_deletes_it_and_its_history(s):
          "must be a positive integer"),
         (lambda s: s.add_interval_task("x", tasks_for_tests.record, -5), "interval_seconds",
          "must be a positive integer"),
-        (lambda s: s.add_date_task("x", tasks_for_tests.record,
-                                   timezone.now() - timedelta(minutes=1)), "run_at", "is in the past"),
+        (lambda s: s.add_date_task("x", tasks_for_tests.record, timezone.now() - timedelta(
+            minutes=1)), "run_at", "is in the past"),
         (lambda s: s.add_cron_task("x", tasks_for_tests.record, "@daily", timezone="Nowhere/City"),
          "timezone", "is not an IANA time zone"),
         (lambda s: s.add_cron_task("x", tasks_for_tests.record, "@daily", kwargs=[1, 2]),

@@ -1,0 +1,90 @@
+"""Start real `runscheduler` processes against the test database, and watch them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from django.db import connection
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+
+
+def database_url() -> str:
+    """A URL for the database the test is using (the test database, not the real one)."""
+    s = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{s['NAME']}"
+    auth = s["USER"] + (f":{s['PASSWORD']}" if s.get("PASSWORD") else "")
+    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+def wait_until(predicate: Callable[[], object], timeout: float, message: str) -> object:
+    """Poll `predicate` until it returns something truthy, or fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"Timed out after {timeout} s waiting for: {message}")
+
+
+class SchedulerProcess:
+    def __init__(self, *extra_args: str, env: dict[str, str] | None = None) -> None:
+        environment = {
+            **os.environ,
+            "DATABASE_URL": database_url(),
+            "DJANGO_SETTINGS_MODULE": "chirpsyncer.settings",
+            "SCHEDULER_HEARTBEAT_SECONDS": "0.5",
+            "SCHEDULER_SYNC_SECONDS": "0.5",
+            "SCHEDULER_LEASE_SECONDS": "3",
+            "PYTHONUNBUFFERED": "1",
+            **(env or {}),
+        }
+        self.lines: list[str] = []
+        self.proc = subprocess.Popen(
+            [sys.executable, "manage.py", "runscheduler", "--no-sync-defaults", *extra_args],
+            cwd=BASE_DIR,
+            env=environment,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def wait_for_output(self, text: str, timeout: float = 20, after: int = 0) -> int:
+        """Wait for a line containing `text` (from line index `after`); returns its index."""
+
+        def find() -> int | None:
+            for index, line in enumerate(self.lines[after:], start=after):
+                if text in line:
+                    return index + 1
+            return None
+
+        return wait_until(find, timeout, f"{text!r} in scheduler output:\n{self.output}") - 1
+
+    def terminate(self, timeout: float = 30) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
