@@ -24,6 +24,7 @@ $(VENV)/.test-installed: requirements-test.txt $(VENV)/.installed
 
 migrate: $(VENV)/.installed .env
 	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput -v0
 
 # Web server and scheduler side by side; Ctrl-C stops both.
 run: migrate

@@ -114,7 +114,7 @@ def _record_skipped(task: Task, missed: list[datetime], now: datetime) -> None:
     message = (
         f"Missed {len(missed)}{more} fire time(s) between {missed[0].isoformat()} and "
         f"{missed[-1].isoformat()} while no scheduler was running (older than the "
-        f"{task.misfire_grace_seconds} s misfire grace)."
+        f"{task.misfire_grace_seconds} s misfire grace, so not run)."
     )
     try:
         with transaction.atomic():
@@ -133,23 +133,25 @@ def _record_skipped(task: Task, missed: list[datetime], now: datetime) -> None:
     logger.warning("%s: %s", task.name, message)
 
 
-def plan_catchup(
-    now: datetime | None = None,
-) -> list[tuple[Task, datetime]]:
-    """Record missed fires; return (task, fire time) pairs to run once as catch-up."""
+def plan_catchup(now: datetime | None = None) -> list[tuple[Task, datetime]]:
+    """Record missed fires; return (task, fire time) pairs to run once as catch-up.
+
+    Misses within the task's misfire grace coalesce into one run at the latest
+    of them; misses older than the grace become one `skipped` execution.
+    """
     now = now or timezone.now()
     due: list[tuple[Task, datetime]] = []
     for task in Task.objects.filter(enabled=True, next_run_at__lte=now):
         missed = missed_fire_times(task, now)
-        if not missed:
-            continue
-        latest = missed[-1]
-        within_grace = now - latest <= timedelta(seconds=task.misfire_grace_seconds)
-        older = missed[:-1] if within_grace else missed
-        if older:
-            _record_skipped(task, older, now)
-        if within_grace:
-            due.append((task, latest))
+        grace = timedelta(seconds=task.misfire_grace_seconds)
+        too_old = [t for t in missed if now - t > grace]
+        recent = [t for t in missed if now - t <= grace]
+        if too_old:
+            _record_skipped(task, too_old, now)
+        if recent:
+            if len(recent) > 1:
+                logger.info("%s: %d missed fire times coalesced into one", task.name, len(recent))
+            due.append((task, recent[-1]))
     return due
 
 

@@ -21,11 +21,19 @@ import random
 import socket
 import time
 import traceback
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, close_old_connections, connection, transaction
+from django.db import (
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    close_old_connections,
+    connection,
+    transaction,
+)
 from django.db.models import F
 from django.utils import timezone
 
@@ -35,6 +43,7 @@ from scheduling.models import ExecutionStatus, ExecutionTrigger, Task, TaskExecu
 logger = logging.getLogger(__name__)
 
 MAX_STORED_BYTES = 64 * 1024
+T = TypeVar("T")
 HOST = socket.gethostname()
 
 
@@ -143,6 +152,25 @@ def _call(task: Task, execution: TaskExecution) -> tuple[bool, Any, str]:
         return False, None, cap_text(f"{message}\n\n{traceback.format_exc()}")
 
 
+def _with_db_retry(action: Callable[[], T], what: str, attempts: int = 6) -> T:
+    """Run `action`, reconnecting and backing off (1, 2, 4 ... s) while the database is away.
+
+    The task has already run; losing its outcome to a database restart would
+    leave a run that happened looking abandoned.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return action()
+        except (OperationalError, InterfaceError) as exc:
+            if attempt == attempts or connection.in_atomic_block:
+                raise
+            logger.warning("Database error while %s (%s); retry %d in %d s", what, exc, attempt,
+                           2 ** (attempt - 1))  # fmt: skip
+            connection.close()
+            time.sleep(2 ** (attempt - 1))
+    raise AssertionError("unreachable")
+
+
 def _record_outcome(
     task: Task, execution: TaskExecution, ok: bool, result: Any, error: str, duration_ms: int
 ) -> None:
@@ -150,20 +178,33 @@ def _record_outcome(
     status = ExecutionStatus.SUCCESS if ok else ExecutionStatus.FAILED
     stored = to_json_result(result) if ok else None
     next_run = triggers.next_run_after(task, finished) if task.enabled else None
-    with transaction.atomic():
-        TaskExecution.objects.filter(pk=execution.pk).update(
-            status=status, finished_at=finished, duration_ms=duration_ms, result=stored, error=error
-        )
-        Task.objects.filter(pk=task.pk).update(
-            run_count=F("run_count") + 1,
-            success_count=F("success_count") + int(ok),
-            failure_count=F("failure_count") + int(not ok),
-            consecutive_failures=0 if ok else F("consecutive_failures") + 1,
-            last_status=status,
-            last_run_at=execution.started_at,
-            last_duration_ms=duration_ms,
-            next_run_at=next_run,
-        )
+
+    def write() -> None:
+        with transaction.atomic():
+            # Conditional on `running`, so a retried write never counts twice.
+            changed = TaskExecution.objects.filter(
+                pk=execution.pk, status=ExecutionStatus.RUNNING
+            ).update(
+                status=status,
+                finished_at=finished,
+                duration_ms=duration_ms,
+                result=stored,
+                error=error,
+            )
+            if not changed:
+                return
+            Task.objects.filter(pk=task.pk).update(
+                run_count=F("run_count") + 1,
+                success_count=F("success_count") + int(ok),
+                failure_count=F("failure_count") + int(not ok),
+                consecutive_failures=0 if ok else F("consecutive_failures") + 1,
+                last_status=status,
+                last_run_at=execution.started_at,
+                last_duration_ms=duration_ms,
+                next_run_at=next_run,
+            )
+
+    _with_db_retry(write, f"recording {task.name} #{execution.pk}")
     execution.status, execution.finished_at = status, finished
     execution.duration_ms, execution.result, execution.error = duration_ms, stored, error
 
