@@ -9,7 +9,7 @@ The main thread owns a short loop, as Healthchecks' `sendalerts` does:
 3. every SCHEDULER_SYNC_SECONDS: apply tasks edited, added, paused or deleted
    by other processes (web, admin, CLI) to the job store;
 4. every half second: start queued manual runs and due retries;
-5. flag runs past their soft timeout.
+5. flag runs past their soft timeout; abandon runs of processes that died.
 
 Signal handlers only set a flag. A database outage makes the loop log, back
 off and reconnect; no step holds a transaction across a sleep.
@@ -42,6 +42,7 @@ logger = logging.getLogger("scheduling.engine")
 JOB_PREFIX = "task-"
 QUEUE_POLL_SECONDS = 0.5
 OVERDUE_CHECK_SECONDS = 5.0
+ORPHAN_CHECK_SECONDS = 30.0
 MAX_BACKOFF_SECONDS = 30.0
 
 
@@ -125,7 +126,7 @@ class Engine:
             job_defaults={"coalesce": True, "max_instances": 1000},
             timezone="UTC",
         )
-        self._next = {"beat": 0.0, "sync": 0.0, "queue": 0.0, "overdue": 0.0}
+        self._next = {"beat": 0.0, "sync": 0.0, "queue": 0.0, "overdue": 0.0, "orphans": 0.0}
         self._thread: threading.Thread | None = None
 
     # --- lifecycle -----------------------------------------------------------
@@ -193,6 +194,10 @@ class Engine:
             self.dispatch_queued()
         if self._due("overdue", OVERDUE_CHECK_SECONDS):
             self.flag_overdue()
+        if self._due("orphans", ORPHAN_CHECK_SECONDS):
+            # Also catches `runtask` processes that died, and leaders whose
+            # heartbeat went stale only after this process took over.
+            recovery.abandon_orphans(self.clock())
 
     def _beat(self) -> None:
         leads = leader.try_acquire(self.node_id, self.lease_seconds, self.clock())
@@ -210,6 +215,7 @@ class Engine:
             recovery.plan_catchup(self.clock()), self.executor.submit, runner.run_fire
         )
         self.known.clear()
+        self._next["orphans"] = time.monotonic() + ORPHAN_CHECK_SECONDS
         if not self.scheduler.running:
             self.scheduler.start(paused=True)
         self.sync(full=True)

@@ -27,3 +27,10 @@ def fails_hugely():
 def wait_for_release(seconds: float = 5.0):
     release.wait(seconds)
     return {"released": release.is_set()}
+
+
+def sleep(seconds: float = 1.0):
+    import time
+
+    time.sleep(seconds)
+    return {"slept": seconds}
