@@ -265,6 +265,19 @@ def run_fire(
         _tidy_connections()
 
 
+def record_missed(task_id: int, scheduled_for: datetime, late_seconds: float) -> None:
+    """Record a fire time dispatched too late to run (past the task's misfire grace)."""
+    _tidy_connections()
+    task = Task.objects.get(pk=task_id)
+    execution = claim_fire(task, scheduled_for, ExecutionTrigger.SCHEDULE)
+    if execution is not None:
+        _skip(
+            execution,
+            f"Missed: dispatched {late_seconds:.0f} s late, beyond the "
+            f"{task.misfire_grace_seconds} s misfire grace.",
+        )
+
+
 def run_queued(execution_id: int) -> TaskExecution | None:
     """Run a queued (manual or retry) execution unless another process claimed it."""
     _tidy_connections()

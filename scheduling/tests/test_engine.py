@@ -91,3 +91,21 @@ def test_taskscheduler_start_runs_the_engine_in_process():
     finally:
         api.stop()
     assert not TaskExecution.objects.filter(status="running").exists()
+
+
+def test_executor_runs_the_latest_coalesced_fire_and_skips_ones_past_grace(engine):
+    from datetime import timedelta
+    from types import SimpleNamespace
+
+    from django.utils import timezone
+
+    task = TaskFactory(func="scheduling.tests.tasks_for_tests.record", misfire_grace_seconds=30)
+    now = timezone.now()
+    on_time = SimpleNamespace(id="task-a", args=[task.pk], misfire_grace_time=30, max_instances=9)
+    engine.executor.submit_job(on_time, [now - timedelta(seconds=40), now - timedelta(seconds=1)])
+    engine.executor.submit_job(on_time, [now - timedelta(seconds=90)])
+    wait_until(lambda: TaskExecution.objects.filter(task=task).count() == 2, 10, "two records")
+    ran = TaskExecution.objects.get(task=task, status="success")
+    assert ran.scheduled_for == now - timedelta(seconds=1)
+    missed = TaskExecution.objects.get(task=task, status="skipped")
+    assert "beyond the 30 s misfire grace" in missed.error

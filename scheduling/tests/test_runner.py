@@ -185,3 +185,13 @@ def test_interval_next_run_follows_the_anchor():
     runner.run_now(task)
     task.refresh_from_db()
     assert timedelta(0) < task.next_run_at - timezone.now() <= timedelta(seconds=60)
+
+
+def test_a_fire_dispatched_past_its_grace_is_recorded_as_missed_not_run():
+    task = TaskFactory(func="scheduling.tests.tasks_for_tests.record", misfire_grace_seconds=60)
+    fire = timezone.now() - timedelta(minutes=5)
+    runner.record_missed(task.pk, fire, 300)
+    execution = TaskExecution.objects.get(task=task)
+    assert (execution.status, execution.scheduled_for) == (ExecutionStatus.SKIPPED, fire)
+    assert "300 s late, beyond the 60 s misfire grace" in execution.error
+    assert Task.objects.get(pk=task.pk).run_count == 0
