@@ -48,6 +48,20 @@ FINISHED_STATUSES = (
 )
 
 
+# Written only by the runner (with F() updates), never by a configuration save.
+RUNTIME_FIELDS = frozenset(
+    {
+        "last_run_at",
+        "last_status",
+        "last_duration_ms",
+        "run_count",
+        "success_count",
+        "failure_count",
+        "consecutive_failures",
+    }
+)
+
+
 class Task(models.Model):
     name = models.SlugField(max_length=100, unique=True)
     func = models.CharField(
@@ -104,6 +118,21 @@ class Task(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args, **kwargs) -> None:
+        """Save configuration only, never the run counters.
+
+        The runner updates counters with F() expressions while someone may be
+        editing the task in the admin; a full save of that stale instance would
+        write the old counts back over the runner's.
+        """
+        if self.pk is not None and not self._state.adding and kwargs.get("update_fields") is None:
+            kwargs["update_fields"] = [
+                f.name
+                for f in self._meta.concrete_fields
+                if not f.primary_key and f.name not in RUNTIME_FIELDS
+            ]
+        super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:
         return reverse("scheduling:task-detail", args=[self.name])

@@ -195,3 +195,14 @@ def test_a_fire_dispatched_past_its_grace_is_recorded_as_missed_not_run():
     assert (execution.status, execution.scheduled_for) == (ExecutionStatus.SKIPPED, fire)
     assert "300 s late, beyond the 60 s misfire grace" in execution.error
     assert Task.objects.get(pk=task.pk).run_count == 0
+
+
+def test_saving_a_stale_task_never_writes_old_counters_back():
+    task = TaskFactory(func="scheduling.tests.tasks_for_tests.record")
+    stale = Task.objects.get(pk=task.pk)
+    runner.run_now(task)
+    stale.description = "edited in the admin meanwhile"
+    stale.save()
+    fresh = Task.objects.get(pk=task.pk)
+    assert (fresh.run_count, fresh.success_count, fresh.last_status) == (1, 1, "success")
+    assert fresh.description == "edited in the admin meanwhile"
