@@ -3,11 +3,12 @@
 Rows are inserted with `executemany` in chunks inside one transaction per
 table: the ORM's `bulk_create` spends most of its time building model
 instances, and a million audit rows must load in well under a minute.
+Timestamps grow with the row id, as in a real log, which also keeps the
+`created_at` index append-only while loading.
 """
 
 from __future__ import annotations
 
-import json
 import random
 import secrets
 from collections.abc import Callable, Iterator, Sequence
@@ -72,76 +73,121 @@ def ensure_users() -> list[Any]:
 
 
 def _insert(model: type, columns: Sequence[str], rows: Iterator[tuple], progress: Progress) -> int:
+    """Stream `rows` into `model`'s table in one transaction; returns how many."""
     table = connection.ops.quote_name(model._meta.db_table)
     names = ", ".join(connection.ops.quote_name(c) for c in columns)
-    placeholders = ", ".join(["%s"] * len(columns))
-    sql = f"INSERT INTO {table} ({names}) VALUES ({placeholders})"
-    total = 0
     with transaction.atomic(), connection.cursor() as cursor:
-        batch: list[tuple] = []
-        for row in rows:
-            batch.append(row)
-            if len(batch) >= CHUNK:
-                cursor.executemany(sql, batch)
-                total += len(batch)
-                progress(len(batch))
-                batch = []
-        if batch:
+        if connection.vendor == "postgresql":
+            return _copy(cursor.cursor, f"COPY {table} ({names}) FROM STDIN", rows, progress)
+        # 128 MB of page cache for this connection: index pages stay in
+        # memory instead of being re-read for every chunk.
+        cursor.execute("PRAGMA cache_size=-131072")
+        placeholders = ", ".join(["%s"] * len(columns))
+        sql = f"INSERT INTO {table} ({names}) VALUES ({placeholders})"
+        return _executemany(cursor, sql, rows, progress)
+
+
+def _executemany(cursor: Any, sql: str, rows: Iterator[tuple], progress: Progress) -> int:
+    total = 0
+    batch: list[tuple] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= CHUNK:
             cursor.executemany(sql, batch)
             total += len(batch)
             progress(len(batch))
+            batch = []
+    if batch:
+        cursor.executemany(sql, batch)
+        total += len(batch)
+        progress(len(batch))
     return total
 
 
-def _when(rng: random.Random, now: datetime, days: int) -> Any:
-    moment = now - timedelta(seconds=rng.randrange(days * 86_400))
-    return connection.ops.adapt_datetimefield_value(moment)
+def _copy(cursor: Any, sql: str, rows: Iterator[tuple], progress: Progress) -> int:
+    """PostgreSQL's COPY: one data stream instead of a statement per row.
+
+    `executemany` costs a round trip per row there, several minutes at 10^6 rows.
+    """
+    total = 0
+    with cursor.copy(sql) as copy:
+        for row in rows:
+            copy.write_row(row)
+            total += 1
+            if total % CHUNK == 0:
+                progress(CHUNK)
+    if total % CHUNK:
+        progress(total % CHUNK)
+    return total
+
+
+def _past(now: datetime, days: int) -> Callable[[float], Any]:
+    """A fast `fraction -> column value` for a moment in the last `days` days.
+
+    Django's `adapt_datetimefield_value` costs about 10 µs a call, a quarter of
+    the whole load at a million rows; on SQLite this produces the same naive
+    UTC text it would, and PostgreSQL takes aware datetimes as they are.
+    """
+    span = days * 86_400
+    if connection.vendor == "sqlite":
+        base = timezone.make_naive(now, connection.timezone)
+        return lambda fraction: str(base - timedelta(seconds=int(fraction * span)))
+    return lambda fraction: now - timedelta(seconds=int(fraction * span))
 
 
 def audit_rows(rng: random.Random, user_ids: list[int], count: int) -> Iterator[tuple]:
-    now = timezone.now()
+    # random() and getrandbits() are several times faster than randrange()/choice().
+    rand, bits = rng.random, rng.getrandbits
+    when = _past(timezone.now(), 200)
+    kinds = [(a, "account" if a.startswith("log") else "sync") for a in ACTIONS]
+    n_users = len(user_ids)
     for i in range(count):
-        action = ACTIONS[i % len(ACTIONS)]
+        action, resource_type = kinds[i % len(kinds)]
+        ip = bits(24)
         yield (
-            rng.choice(user_ids) if i % 10 else None,
+            user_ids[int(rand() * n_users)] if i % 10 else None,
             action,
-            "account" if action.startswith("log") else "sync",
-            str(rng.randrange(1, 5000)),
-            f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}",
+            resource_type,
+            str(1 + int(rand() * 4999)),
+            f"10.{ip >> 16}.{(ip >> 8) & 255}.{(ip & 255) or 1}",
             USER_AGENTS[i % len(USER_AGENTS)],
             i % 17 != 0,
-            json.dumps({"request": i, "platform": PLATFORMS[i % 4]}),
-            _when(rng, now, 200),
+            f'{{"request": {i}, "platform": "{PLATFORMS[i % 4]}"}}',  # json.dumps' output
+            when(1 - (i + rand()) / count),  # oldest first, as a real log grows
         )
 
 
 def sync_rows(rng: random.Random, user_ids: list[int], count: int) -> Iterator[tuple]:
+    rand = rng.random
     now = timezone.now()
+    when = _past(now, 60)
     adapted_now = connection.ops.adapt_datetimefield_value(now)
+    n_users = len(user_ids)
     for i in range(count):
         ok = i % 9 != 0
         yield (
-            rng.choice(user_ids),
+            user_ids[int(rand() * n_users)],
             PLATFORMS[i % 4],
-            _when(rng, now, 60),
+            when(1 - (i + rand()) / count),
             ok,
-            rng.randrange(0, 40) if ok else 0,
-            rng.randrange(200, 9000),
+            int(rand() * 40) if ok else 0,
+            200 + int(rand() * 8800),
             "" if ok else "HTTP 429: rate limited by platform",
             adapted_now,
         )
 
 
 def error_rows(rng: random.Random, count: int) -> Iterator[tuple]:
-    now = timezone.now()
+    rand = rng.random
+    when = _past(timezone.now(), 60)
     levels = ["WARNING", "ERROR", "ERROR", "CRITICAL"]
     for i in range(count):
         yield (
             levels[i % 4],
             f"sync.{PLATFORMS[i % 4]}",
-            f"Request {i} failed: upstream returned 5{rng.randrange(0, 4)}",
+            f"Request {i} failed: upstream returned 5{int(rand() * 4):02d}",
             "Traceback (most recent call last):\n  ...\nConnectionError: reset by peer",
-            _when(rng, now, 60),
+            when(1 - (i + rand()) / count),
         )
 
 

@@ -17,6 +17,10 @@ def default_timezone() -> str:
     return settings.TIME_ZONE
 
 
+def default_misfire_grace() -> int:
+    return settings.SCHEDULER_MISFIRE_GRACE_SECONDS
+
+
 class TriggerType(models.TextChoices):
     CRON = "cron", "Cron expression"
     INTERVAL = "interval", "Fixed interval"
@@ -80,7 +84,8 @@ class Task(models.Model):
 
     # Run policy.
     misfire_grace_seconds = models.PositiveIntegerField(
-        default=300, help_text="A fire time missed by less than this still runs (once)."
+        default=default_misfire_grace,
+        help_text="A fire time missed by less than this still runs (once).",
     )
     allow_overlap = models.BooleanField(
         default=False, help_text="Start a run even when the previous one is still running."

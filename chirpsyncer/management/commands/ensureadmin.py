@@ -4,7 +4,7 @@ import os
 import secrets
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 
 class Command(BaseCommand):
@@ -18,6 +18,11 @@ class Command(BaseCommand):
         username = os.environ.get("DJANGO_SUPERUSER_USERNAME")
         password = os.environ.get("DJANGO_SUPERUSER_PASSWORD")
         email = os.environ.get("DJANGO_SUPERUSER_EMAIL", "admin@example.com")
+        if bool(username) != bool(password):
+            # Half a configuration would otherwise quietly create 'admin' instead.
+            raise CommandError(
+                "Set both DJANGO_SUPERUSER_USERNAME and DJANGO_SUPERUSER_PASSWORD, or neither."
+            )
         if username and password:
             user, created = User.objects.get_or_create(username=username, defaults={"email": email})
             if created:
