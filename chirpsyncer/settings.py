@@ -183,7 +183,7 @@ AUDIT_LOG_RETENTION_DAYS = env_int("AUDIT_LOG_RETENTION_DAYS", 90, minimum=1)
 ERROR_LOG_RETENTION_DAYS = env_int("ERROR_LOG_RETENTION_DAYS", 30, minimum=1)
 CREDENTIAL_INACTIVE_MONTHS = env_int("CREDENTIAL_INACTIVE_MONTHS", 6, minimum=1)
 MAINTENANCE_BATCH_SIZE = env_int("MAINTENANCE_BATCH_SIZE", 5000, minimum=1)
-ARCHIVE_ROWS_PER_FILE = env_int("ARCHIVE_ROWS_PER_FILE", 50000, minimum=1)
+ARCHIVE_ROWS_PER_FILE = env_int("ARCHIVE_ROWS_PER_FILE", 20000, minimum=1)
 
 # --- Scheduler -------------------------------------------------------------------
 SCHEDULER_THREADS = env_int("SCHEDULER_THREADS", 10, minimum=1)
