@@ -1,15 +1,20 @@
 from django.urls import path
 
-from scheduling import views
+from scheduling import api, views
 
 app_name = "scheduling"
 
 urlpatterns = [
     path("tasks/", views.task_list, name="task-list"),
     path("tasks/<slug:name>/", views.task_detail, name="task-detail"),
+    path("tasks/<slug:name>/trigger/", views.task_trigger, name="task-trigger"),
+    path("tasks/<slug:name>/toggle/", views.task_toggle, name="task-toggle"),
+    path("tasks/<slug:name>/configure/", views.task_configure, name="task-configure"),
     path(
         "tasks/<slug:name>/executions/<int:pk>/",
         views.execution_detail,
         name="execution-detail",
     ),
+    path("api/tasks/status/", api.task_status_api, name="api-task-status"),
+    path("api/tasks/cron-preview/", api.cron_preview, name="cron-preview"),
 ]

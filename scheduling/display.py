@@ -1,0 +1,78 @@
+"""How tasks and runs read to people: schedules in words, status colours.
+
+Shared by the pages, the status API and the admin so a schedule is described
+the same way everywhere.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from django.core.exceptions import ValidationError
+
+from scheduling import cron
+from scheduling.models import ExecutionStatus, Task, TriggerType
+
+# Bootstrap colour names per execution status.
+STATUS_COLOURS = {
+    ExecutionStatus.QUEUED: "secondary",
+    ExecutionStatus.RUNNING: "primary",
+    ExecutionStatus.SUCCESS: "success",
+    ExecutionStatus.FAILED: "danger",
+    ExecutionStatus.SKIPPED: "warning",
+    ExecutionStatus.ABANDONED: "dark",
+}
+
+UNITS = [(86400, "day"), (3600, "hour"), (60, "minute"), (1, "second")]
+
+
+def status_colour(status: str) -> str:
+    return STATUS_COLOURS.get(status, "light")
+
+
+def describe_interval(seconds: int | None) -> str:
+    """'Every 5 minutes', 'Every 90 seconds', 'Every hour'."""
+    if not seconds:
+        return "No interval set"
+    for size, unit in UNITS:
+        if seconds % size == 0:
+            count = seconds // size
+            return f"Every {unit}" if count == 1 else f"Every {count} {unit}s"
+    return f"Every {seconds} seconds"  # unreachable: size 1 always divides
+
+
+@lru_cache(maxsize=512)
+def describe_cron(expression: str) -> str:
+    """The crontab in words; cached because a list page describes many of them."""
+    try:
+        return cron.describe(expression)
+    except (ValidationError, ValueError):
+        return "Invalid cron expression"
+
+
+def describe_schedule(task: Task) -> str:
+    """The task's schedule in words, in its own timezone."""
+    if task.trigger_type == TriggerType.CRON:
+        return describe_cron(task.cron_expression)
+    if task.trigger_type == TriggerType.INTERVAL:
+        return describe_interval(task.interval_seconds)
+    if task.run_at is None:
+        return "Once (no date set)"
+    try:
+        local = task.run_at.astimezone(ZoneInfo(task.timezone))
+    except (KeyError, ValueError):
+        local = task.run_at
+    return f"Once at {local:%Y-%m-%d %H:%M} {local.tzname()}"
+
+
+def local_time(moment: datetime | None, zone: str) -> str:
+    """ "Tue 24 Nov, 03:00 CET": the moment as the task's own clock shows it."""
+    if moment is None:
+        return ""
+    try:
+        local = moment.astimezone(ZoneInfo(zone))
+    except (KeyError, ValueError):
+        local = moment
+    return f"{local:%a} {local.day} {local:%b, %H:%M} {local.tzname()}"
