@@ -43,8 +43,29 @@ def on_task_finished(
     sender: Any, task: Task, execution: TaskExecution, final: bool = True, **kwargs: Any
 ) -> None:
     """Receiver of scheduling.signals.task_finished; waits for the final outcome."""
-    if final:
+    if final and not _nothing_to_send(task, execution):
         _guarded(handle_finished, task, execution)
+
+
+def _nothing_to_send(task: Task, execution: TaskExecution) -> bool:
+    """True for a success right after a success (with success mail off): no news.
+
+    One indexed read, instead of handle_finished's locking transaction and its
+    queries on every run of every healthy task.
+    """
+    if execution.status != ExecutionStatus.SUCCESS or settings.NOTIFY_ON_TASK_SUCCESS:
+        return False
+    previous = (
+        TaskExecution.objects.filter(
+            task_id=task.pk,
+            pk__lt=execution.pk,
+            status__in=(ExecutionStatus.SUCCESS, *FAILURE_STATUSES),
+        )
+        .order_by("-pk")
+        .values_list("status", flat=True)
+        .first()
+    )
+    return previous in (None, ExecutionStatus.SUCCESS)
 
 
 def on_task_overdue(sender: Any, task: Task, execution: TaskExecution, **kwargs: Any) -> None:

@@ -9,6 +9,7 @@ see crontab text: it numbers weekdays from Monday and ANDs the day fields.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -78,6 +79,7 @@ def _check_field(field: str, text: str, low: int, high: int, names: dict[str, in
                 raise _error(f"{field}: range {start}-{end} runs backwards")
 
 
+@functools.lru_cache(maxsize=4096)  # every fire and trigger re-validated the same few texts
 def normalize(expression: str) -> str:
     """Return the 5-field form of `expression` (macros expanded), or raise ValidationError."""
     text = " ".join((expression or "").split())

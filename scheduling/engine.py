@@ -29,12 +29,19 @@ from apscheduler.executors.pool import BasePoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from django.conf import settings
-from django.db import DatabaseError, InterfaceError, close_old_connections, connections
+from django.db import (
+    DatabaseError,
+    InterfaceError,
+    close_old_connections,
+    connection,
+    connections,
+    transaction,
+)
 from django.db.models import Q
 from django.utils import timezone
-from django_apscheduler.jobstores import DjangoJobStore
 
 from scheduling import heartbeat, leader, recovery, runner, signals, triggers
+from scheduling.jobstore import TaskJobStore
 from scheduling.models import ExecutionStatus, Task, TaskExecution
 
 logger = logging.getLogger("scheduling.engine")
@@ -43,7 +50,13 @@ JOB_PREFIX = "task-"
 QUEUE_POLL_SECONDS = 0.5
 OVERDUE_CHECK_SECONDS = 5.0
 ORPHAN_CHECK_SECONDS = 30.0
+FULL_SYNC_SECONDS = 300.0  # a safety net under the incremental sync
 MAX_BACKOFF_SECONDS = 30.0
+SYNC_CHUNK = 500  # tasks scheduled per transaction
+LOG_EACH_UP_TO = 20  # a bigger sync logs one summary line, not a line per task
+# Edits are found by updated_at; re-reading the last minute covers late commits
+# and web servers whose clocks run a little behind ours.
+SYNC_OVERLAP = timedelta(seconds=60)
 
 
 def fire_job(task_id: int) -> None:
@@ -106,6 +119,16 @@ def job_id(task_id: int) -> str:
     return f"{JOB_PREFIX}{task_id}"
 
 
+def _write_next_run_at(tasks: list[Task]) -> None:
+    """One executemany: Django's bulk_update builds a slow CASE WHEN for 500 rows."""
+    ops = connection.ops
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {Task._meta.db_table} SET next_run_at = %s WHERE id = %s",
+            [(ops.adapt_datetimefield_value(task.next_run_at), task.pk) for task in tasks],
+        )
+
+
 class Engine:
     def __init__(
         self,
@@ -128,12 +151,19 @@ class Engine:
         self.submitted_queued: set[int] = set()
         self.executor = TaskPoolExecutor(self.threads)
         self.scheduler = BackgroundScheduler(
-            jobstores={"default": DjangoJobStore()},
+            jobstores={"default": TaskJobStore()},
             executors={"default": self.executor},
             job_defaults={"coalesce": True, "max_instances": 1000},
             timezone="UTC",
         )
-        self._next = {"beat": 0.0, "sync": 0.0, "queue": 0.0, "overdue": 0.0, "orphans": 0.0}
+        self._next = {
+            "beat": 0.0,
+            "sync": 0.0,
+            "queue": 0.0,
+            "overdue": 0.0,
+            "orphans": 0.0,
+            "full": 0.0,
+        }
         self._thread: threading.Thread | None = None
 
     # --- lifecycle -----------------------------------------------------------
@@ -196,7 +226,7 @@ class Engine:
         if not self.is_leader:
             return
         if self._due("sync", self.sync_seconds):
-            self.sync()
+            self.sync(full=self._due("full", FULL_SYNC_SECONDS))
         if self._due("queue", QUEUE_POLL_SECONDS):
             self.dispatch_queued()
         if self._due("overdue", OVERDUE_CHECK_SECONDS):
@@ -228,6 +258,7 @@ class Engine:
         self.sync(full=True)
         self.scheduler.resume()
         self._next["sync"] = time.monotonic() + self.sync_seconds
+        self._next["full"] = time.monotonic() + FULL_SYNC_SECONDS
 
     def _step_down(self) -> None:
         logger.warning("Scheduler %s lost the lease; standing by", self.node_id)
@@ -243,30 +274,59 @@ class Engine:
 
     # --- keeping APScheduler in step with the Task table ---------------------
     def sync(self, full: bool = False) -> int:
-        """Apply task edits made anywhere; returns how many jobs changed."""
-        rows = dict(Task.objects.filter(enabled=True).values_list("id", "updated_at"))
+        """Apply task edits made anywhere; returns how many jobs changed.
+
+        A full sync compares every enabled task; the others read only tasks
+        updated lately, and read all ids only when the count of enabled tasks
+        says one was disabled or deleted. Never a scan of every row per cycle.
+        """
+        enabled = Task.objects.filter(enabled=True)
+        newest = max(self.known.values(), default=None)
+        if full or newest is None:
+            rows = dict(enabled.values_list("id", "updated_at"))
+            removed = [tid for tid in self.known if tid not in rows]
+        else:
+            recent = enabled.filter(updated_at__gte=newest - SYNC_OVERLAP)
+            rows = dict(recent.values_list("id", "updated_at"))
+            removed = []
+            if enabled.count() != len(self.known.keys() | rows.keys()):
+                ids = set(enabled.values_list("id", flat=True))
+                removed = [tid for tid in self.known if tid not in ids]
         changed = [tid for tid, updated in rows.items() if self.known.get(tid) != updated]
-        removed = [tid for tid in self.known if tid not in rows]
         for tid in removed:
             self._unschedule(tid)
         if full:
             self._remove_stale_jobs(set(rows))
-        for task in Task.objects.filter(pk__in=changed):
-            self._schedule(task)
+        self._schedule_all(changed)
         return len(changed) + len(removed)
+
+    def _schedule_all(self, task_ids: list[int]) -> None:
+        """Schedule in chunks: one transaction and one UPDATE of next_run_at per chunk."""
+        verbose = len(task_ids) <= LOG_EACH_UP_TO
+        for start in range(0, len(task_ids), SYNC_CHUNK):
+            tasks = list(Task.objects.filter(pk__in=task_ids[start : start + SYNC_CHUNK]))
+            with transaction.atomic():
+                scheduled = [task for task in tasks if self._schedule(task, verbose)]
+                # Under APScheduler's store lock: its thread may be flushing too.
+                with self.scheduler._jobstores_lock:
+                    self.scheduler._lookup_jobstore("default").flush()
+                _write_next_run_at(scheduled)
+        if not verbose:
+            logger.info("Scheduled %d tasks", len(task_ids))
 
     def _remove_stale_jobs(self, wanted: set[int]) -> None:
         for job in self.scheduler.get_jobs():
             if job.id.startswith(JOB_PREFIX) and int(job.id[len(JOB_PREFIX) :]) not in wanted:
                 job.remove()
 
-    def _schedule(self, task: Task) -> None:
+    def _schedule(self, task: Task, verbose: bool = True) -> bool:
+        """Add or replace the task's job; sets (does not save) `task.next_run_at`."""
         try:
             trigger = triggers.build_trigger(task)
         except Exception:  # one bad row must not stop the others
             logger.exception("Task %s has an invalid schedule; not scheduled", task.name)
             self.known[task.pk] = task.updated_at
-            return
+            return False
         job = self.scheduler.add_job(
             "scheduling.engine:fire_job",
             trigger=trigger,
@@ -277,11 +337,12 @@ class Engine:
             misfire_grace_time=task.misfire_grace_seconds,
         )
         self.known[task.pk] = task.updated_at
-        next_run = getattr(job, "next_run_time", None) or triggers.next_run_after(
+        task.next_run_at = getattr(job, "next_run_time", None) or triggers.next_run_after(
             task, self.clock()
         )
-        Task.objects.filter(pk=task.pk).update(next_run_at=next_run)
-        logger.info("Scheduled %s (%s): next run %s", task.name, trigger, next_run)
+        if verbose:
+            logger.info("Scheduled %s (%s): next run %s", task.name, trigger, task.next_run_at)
+        return True
 
     def _unschedule(self, task_id: int) -> None:
         self.known.pop(task_id, None)

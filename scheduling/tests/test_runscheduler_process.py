@@ -37,9 +37,9 @@ def test_runscheduler_fires_applies_edits_runs_manual_triggers_pauses_and_stops(
 
     # It fires on schedule.
     wait_until(lambda: successes("tick") >= 3, 30, "3 successful scheduled runs of tick")
-    assert set(
-        TaskExecution.objects.filter(task__name="tick").values_list("trigger", flat=True)
-    ) == {"schedule"}
+    # A slow start can make the first fire a catch-up; never a manual run or a retry.
+    triggers = TaskExecution.objects.filter(task__name="tick").values_list("trigger", flat=True)
+    assert set(triggers) <= {"schedule", "catchup"}
 
     # An edit made by this (other) process is applied without a restart.
     tick = Task.objects.get(name="tick")
