@@ -20,6 +20,7 @@ from django.utils.html import strip_tags
 from notifications.delivery import Email
 from notifications.models import Kind
 from notifications.report import WeeklyReport
+from scheduling.display import format_duration
 from scheduling.models import Task, TaskExecution
 
 ERROR_TAIL_LINES = 15
@@ -135,22 +136,6 @@ def split_error(error: str, lines: int = ERROR_TAIL_LINES) -> tuple[str, str]:
         return "", ""
     rest = all_lines[-lines:] if len(all_lines) > lines else all_lines[1:]
     return all_lines[0], "\n".join(rest).strip("\n")
-
-
-def format_duration(ms: int | None) -> str:
-    """850 ms, 12.3 s, 4 min 05 s, 2 h 03 min."""
-    if ms is None:
-        return ""
-    if ms < 1000:
-        return f"{ms} ms"
-    seconds = ms / 1000
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, seconds = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes} min {seconds:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
 
 
 def _result_items(result: Any) -> list[tuple[str, str]]:

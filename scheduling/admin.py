@@ -17,7 +17,13 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from scheduling import audit, display, services
-from scheduling.models import SchedulerLease, SchedulerNode, Task, TaskExecution
+from scheduling.models import (
+    SCHEDULE_FIELDS,
+    SchedulerLease,
+    SchedulerNode,
+    Task,
+    TaskExecution,
+)
 from scheduling.scheduler import TaskScheduler
 
 LATEST_EXECUTIONS = 20
@@ -95,17 +101,7 @@ class TaskAdmin(admin.ModelAdmin):
         (None, {"fields": ["name", "func", "description", "page_link"]}),
         (
             "Schedule",
-            {
-                "fields": [
-                    "trigger_type",
-                    "cron_expression",
-                    "interval_seconds",
-                    "run_at",
-                    "timezone",
-                    "kwargs",
-                    "enabled",
-                ]
-            },
+            {"fields": SCHEDULE_FIELDS},
         ),
         (
             "Run policy",

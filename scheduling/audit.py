@@ -13,24 +13,13 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest
 
 from chirpsyncer.models import AuditLog
-from scheduling.models import Task
+from scheduling.models import SCHEDULE_FIELDS, Task
 
 TRIGGERED = "task.triggered"
 ENABLED = "task.enabled"
 DISABLED = "task.disabled"
 CONFIGURED = "task.configured"
 CREATED = "task.created"
-
-# The fields a person edits; the change record compares these.
-SCHEDULE_FIELDS = [
-    "trigger_type",
-    "cron_expression",
-    "interval_seconds",
-    "run_at",
-    "timezone",
-    "kwargs",
-    "enabled",
-]
 
 
 def _jsonable(value: Any) -> Any:

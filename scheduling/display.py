@@ -76,3 +76,19 @@ def local_time(moment: datetime | None, zone: str) -> str:
     except (KeyError, ValueError):
         local = moment
     return f"{local:%a} {local.day} {local:%b, %H:%M} {local.tzname()}"
+
+
+def format_duration(ms: int | None) -> str:
+    """850 ms, 12.3 s, 4 min 05 s, 2 h 03 min."""
+    if ms is None:
+        return ""
+    if ms < 1000:
+        return f"{ms} ms"
+    seconds = ms / 1000
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, seconds = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"

@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString
 
-from scheduling.models import Task
+from scheduling.models import SCHEDULE_FIELDS, Task
 
 # Filled in by static/scheduling/tasks.js from the cron-preview endpoint as you type.
 CRON_PREVIEW = (
@@ -83,15 +83,7 @@ class TaskScheduleForm(forms.ModelForm):
 
     class Meta:
         model = Task
-        fields = [
-            "trigger_type",
-            "cron_expression",
-            "interval_seconds",
-            "run_at",
-            "timezone",
-            "kwargs",
-            "enabled",
-        ]
+        fields = SCHEDULE_FIELDS
         labels = {"trigger_type": "Trigger", "interval_seconds": "Interval (seconds)"}
         help_texts = {
             "cron_expression": "Five fields: minute hour day-of-month month day-of-week, "

@@ -66,6 +66,18 @@ RUNTIME_FIELDS = frozenset(
 )
 
 
+# The fields a person edits (page form, admin, audit trail).
+SCHEDULE_FIELDS = [
+    "trigger_type",
+    "cron_expression",
+    "interval_seconds",
+    "run_at",
+    "timezone",
+    "kwargs",
+    "enabled",
+]
+
+
 class Task(models.Model):
     name = models.SlugField(max_length=100, unique=True)
     func = models.CharField(

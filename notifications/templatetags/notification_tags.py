@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import template
 
-from notifications.emails import format_duration
+from scheduling.display import format_duration
 
 register = template.Library()
 

@@ -33,19 +33,7 @@ def status_badge(status: str) -> SafeString:
 
 @register.filter
 def duration(ms: int | None) -> str:
-    """350 ms, 1.2 s, 3 min 5 s, 2 h 4 min."""
-    if ms is None:
-        return ""
-    if ms < 1000:
-        return f"{ms} ms"
-    seconds = ms / 1000
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, seconds = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes} min {seconds} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min"
+    return display.format_duration(ms)
 
 
 @register.filter
