@@ -305,11 +305,13 @@ class Engine:
         verbose = len(task_ids) <= LOG_EACH_UP_TO
         for start in range(0, len(task_ids), SYNC_CHUNK):
             tasks = list(Task.objects.filter(pk__in=task_ids[start : start + SYNC_CHUNK]))
-            with transaction.atomic():
+            # Lock order matters: APScheduler's store lock first, then the database
+            # transaction. Its thread holds that lock while it writes jobs; a
+            # transaction opened first (BEGIN IMMEDIATE on SQLite) would deadlock
+            # with it until the busy timeout.
+            with self.scheduler._jobstores_lock, transaction.atomic():
                 scheduled = [task for task in tasks if self._schedule(task, verbose)]
-                # Under APScheduler's store lock: its thread may be flushing too.
-                with self.scheduler._jobstores_lock:
-                    self.scheduler._lookup_jobstore("default").flush()
+                self.scheduler._lookup_jobstore("default").flush()
                 _write_next_run_at(scheduled)
         if not verbose:
             logger.info("Scheduled %d tasks", len(task_ids))
