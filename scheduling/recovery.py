@@ -49,7 +49,9 @@ def _owner_is_alive(execution: TaskExecution, live_nodes: set[tuple[str, int]]) 
         return True
     if execution.host == socket.gethostname() and execution.pid:
         return _pid_alive(execution.pid)
-    return False
+    # A `runtask` on another host has no heartbeat to judge it by; abandoning a
+    # live one would also throw its outcome away, so it is left alone.
+    return execution.trigger == ExecutionTrigger.CLI
 
 
 def abandon_orphans(now: datetime | None = None) -> list[TaskExecution]:

@@ -142,3 +142,16 @@ def test_heartbeat_state_names_the_leader():
     heartbeat.mark_stopped("n1")
     heartbeat.mark_stopped("n2")
     assert heartbeat.current_state()["state"] == "not_running"
+
+
+def test_a_cli_run_on_another_host_is_not_abandoned_for_lack_of_a_heartbeat():
+    task = TaskFactory()
+    remote_cli = TaskExecutionFactory(
+        task=task, trigger="cli", status="running", host="ops-box", pid=99, finished_at=None
+    )
+    local_dead_cli = TaskExecutionFactory(
+        task=task, trigger="cli", status="running", host=HOST, pid=dead_pid(), finished_at=None
+    )
+    assert [e.pk for e in recovery.abandon_orphans()] == [local_dead_cli.pk]
+    remote_cli.refresh_from_db()
+    assert remote_cli.status == ExecutionStatus.RUNNING
