@@ -6,9 +6,10 @@
 Measures, side by side with the baselines run in the same process and database:
 
 1. per-execution overhead of a no-op task: our runner's full bookkeeping
-   (`runner.run_fire`, `runner.run_now`) vs a BackgroundScheduler with
-   django-apscheduler's DjangoJobStore recording each run (DjangoJobExecution)
-   vs plain APScheduler with a MemoryJobStore (the floor);
+   (`runner.run_fire`, `runner.run_now`, and the engine's batch path for fires
+   due together: `claim_fires` + `run_claimed` + `record_outcomes`) vs a
+   BackgroundScheduler with django-apscheduler's DjangoJobStore recording each
+   run (DjangoJobExecution) vs plain APScheduler with a MemoryJobStore (the floor);
 2. dispatch latency (actual start minus scheduled time, p50/p99) and runs
    dropped as missed, for N tasks all due at the same instant, through our
    `Engine` vs the two baselines;
@@ -18,7 +19,6 @@ Measures, side by side with the baselines run in the same process and database:
 
 Uses a throwaway database: a temp SQLite file, or a scratch database created
 on the server of a postgres:// `--database-url` (or `DATABASE_URL`).
-`--prototype` measures the changes proposed in `benchmarks/engine_prototype.py`.
 The baselines use APScheduler's defaults (10 threads, 1 s misfire grace); ours
 uses the project's settings. Wall times on a shared machine include waiting for
 a core, so the overhead section also reports CPU time per execution.
@@ -228,10 +228,36 @@ def ours_overhead(count: int) -> tuple[float, float, float]:
     return per_fire, cpu_fire, per_now
 
 
+def ours_batch_overhead(count: int) -> float:
+    """ms per execution of the engine's batch path: `count` fires due together, one claim.
+
+    `runner.claim_fires` for all, `runner.run_claimed` each, `runner.record_outcomes`
+    per 100 (the recorder thread takes what has finished, typically a few dozen).
+    """
+    from scheduling import runner
+    from scheduling.models import ExecutionStatus, TaskExecution
+
+    ids = make_tasks("bench-batch", count, "benchmarks.engine.noop_task")
+    base = datetime(2030, 1, 1, tzinfo=UTC)
+    started = time.perf_counter()
+    claims = runner.claim_fires([(task_id, base) for task_id in ids])
+    outcomes = [runner.run_claimed(claim) for claim in claims]
+    for start in range(0, len(outcomes), 100):
+        runner.record_outcomes(outcomes[start : start + 100])
+    per_exec = (time.perf_counter() - started) * 1000 / count
+    ok = TaskExecution.objects.filter(scheduled_for=base, status=ExecutionStatus.SUCCESS).count()
+    if ok != count:
+        raise SystemExit(f"expected {count} successful batch runs, found {ok}")
+    return per_exec
+
+
 def measure_overhead(count: int) -> list[Row]:
     reset_tables()
     progress(f"overhead: ours, {count} run_fire + {count} run_now")
     per_fire, cpu_fire, per_now = ours_overhead(count)
+    reset_tables()
+    progress(f"overhead: ours, {count} fires due together (engine batch path)")
+    per_batch = ours_batch_overhead(count)
     progress(f"overhead: django-apscheduler scheduler, {count} due jobs")
     reset_tables()
     dja, dja_cpu = baseline_throughput("django", count)
@@ -243,6 +269,7 @@ def measure_overhead(count: int) -> list[Row]:
     return [
         Row("overhead run_fire ms/exec vs django-apscheduler", per_fire, dja),
         Row("overhead run_now ms/exec vs django-apscheduler", per_now, dja),
+        Row("overhead batch of due fires ms/exec vs django-apscheduler", per_batch, dja),
         Row("overhead run_fire vs dja recording only (2 writes)", per_fire, recording),
         Row("overhead run_fire vs APScheduler memory (floor)", per_fire, memory),
         Row("overhead run_fire CPU ms/exec vs django-apscheduler", cpu_fire, dja_cpu),
@@ -403,7 +430,7 @@ def child_env(**extra: str) -> dict[str, str]:
     return {**os.environ, "PYTHONUNBUFFERED": "1", **extra}
 
 
-def ours_startup(count: int, prototype: bool = False) -> tuple[float, float, float, int]:
+def ours_startup(count: int) -> tuple[float, float, float, int]:
     """(seconds to leader, seconds until every task is scheduled, peak RSS MiB, log lines).
 
     A real `manage.py runscheduler`, logging at INFO as in production.
@@ -417,11 +444,8 @@ def ours_startup(count: int, prototype: bool = False) -> tuple[float, float, flo
     Task.objects.update(updated_at=now - timedelta(days=2))
     last = Task.objects.order_by("-pk").values_list("pk", flat=True)[:10]
     Task.objects.filter(pk__in=list(last)).update(updated_at=now - timedelta(hours=1))
-    command = ["manage.py", "runscheduler", "--no-sync-defaults"]
-    if prototype:
-        command = ["-m", "benchmarks.engine", "--child-runscheduler"]
     child = Child(
-        [sys.executable, *command],
+        [sys.executable, "manage.py", "runscheduler", "--no-sync-defaults"],
         child_env(LOG_LEVEL="INFO"),
         ("is now the leader",),
     )
@@ -529,13 +553,13 @@ def baseline_reschedule(edits: int) -> float:
     return statistics.median(times)
 
 
-def measure_startup(count: int, edits: int, prototype: bool = False) -> list[Row]:
+def measure_startup(count: int, edits: int) -> list[Row]:
     progress(f"start-up: django-apscheduler process loading {count} jobs")
     dja_seconds, dja_rss = baseline_startup("django", count)
     progress(f"start-up: APScheduler memory-store process loading {count} jobs")
     memory_seconds, memory_rss = baseline_startup("memory", count)
     progress(f"start-up: runscheduler with {count} tasks")
-    leader_seconds, ours_seconds, ours_rss, lines = ours_startup(count, prototype)
+    leader_seconds, ours_seconds, ours_rss, lines = ours_startup(count)
     progress(f"runscheduler: leader after {leader_seconds:.2f}s, {lines} output lines")
     progress(f"sync: 1 edited task among {count}")
     idle_ms, edit_ms = ours_sync(edits)
@@ -570,6 +594,12 @@ def check_targets(rows: list[Row], startup_tasks: int) -> list[str]:
         "overhead run_fire ms/exec vs django-apscheduler",
         1.0,
         "run_fire <= 1.0 ms/exec and >= 2x better than django-apscheduler",
+        True,
+    )
+    check(
+        "overhead batch of due fires ms/exec vs django-apscheduler",
+        1.0,
+        "engine batch path <= 1.0 ms/exec and >= 2x better than django-apscheduler",
         True,
     )
     for metric in by_metric:
@@ -607,13 +637,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=os.environ.get("DATABASE_URL", ""),
         help="a postgres:// server URL gets a scratch database",
     )
-    parser.add_argument(
-        "--prototype",
-        action="store_true",
-        help="measure the changes proposed in benchmarks/engine_prototype.py",
-    )
     parser.add_argument("--child-startup", choices=["django", "memory"], help=argparse.SUPPRESS)
-    parser.add_argument("--child-runscheduler", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
@@ -627,7 +651,7 @@ def run(args: argparse.Namespace) -> list[Row]:
             # Our engine loads its jobs before the due instant: allow for that.
             rows += measure_dispatch(count, args.lead_seconds + count * 0.01)
     if "startup" in sections:
-        rows += measure_startup(args.startup_tasks, args.sync_edits, args.prototype)
+        rows += measure_startup(args.startup_tasks, args.sync_edits)
     return rows
 
 
@@ -637,29 +661,14 @@ def main(argv: list[str] | None = None) -> int:
         setup_django(os.environ["DATABASE_URL"], migrate=False)
         child_startup(args.child_startup, args.startup_tasks)
         return 0
-    if args.child_runscheduler:  # `runscheduler` with the prototype changes applied
-        setup_django(os.environ["DATABASE_URL"], os.environ.get("LOG_LEVEL", "INFO"), False)
-        from django.core.management import call_command
-
-        from benchmarks import engine_prototype
-
-        engine_prototype.apply()
-        call_command("runscheduler", "--no-sync-defaults")
-        return 0
     with throwaway_database(args.database_url, "enginebench") as url:
         setup_django(url, args.log_level)
         # The baselines' missed runs are counted in the table; one warning each is noise.
         logging.getLogger("apscheduler").setLevel(logging.ERROR)
         from django.db import connection
 
-        if args.prototype:
-            from benchmarks import engine_prototype
-
-            engine_prototype.apply()
-
         rows = run(args)
-        variant = " with the prototype changes" if args.prototype else ""
-        title = f"\nEngine benchmark on {connection.vendor}{variant} (ratio = ours / baseline)"
+        title = f"\nEngine benchmark on {connection.vendor} (ratio = ours / baseline)"
         print(format_table(title, rows))
         print("\nTargets:")
         for line in check_targets(rows, args.startup_tasks):

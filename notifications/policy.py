@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from chirpsyncer.models import ErrorLog
@@ -55,17 +55,19 @@ def _nothing_to_send(task: Task, execution: TaskExecution) -> bool:
     """
     if execution.status != ExecutionStatus.SUCCESS or settings.NOTIFY_ON_TASK_SUCCESS:
         return False
-    previous = (
-        TaskExecution.objects.filter(
-            task_id=task.pk,
-            pk__lt=execution.pk,
-            status__in=(ExecutionStatus.SUCCESS, *FAILURE_STATUSES),
-        )
-        .order_by("-pk")
-        .values_list("status", flat=True)
-        .first()
-    )
-    return previous in (None, ExecutionStatus.SUCCESS)
+    # Plain SQL: this runs after every run, and building it through the ORM
+    # cost more than the runner's own bookkeeping.
+    with connection.cursor() as cursor:
+        cursor.execute(_PREVIOUS_OUTCOME_SQL, [task.pk, execution.pk, *_OUTCOME_STATUSES])
+        row = cursor.fetchone()
+    return row is None or row[0] == ExecutionStatus.SUCCESS
+
+
+_OUTCOME_STATUSES = (ExecutionStatus.SUCCESS, *FAILURE_STATUSES)
+_PREVIOUS_OUTCOME_SQL = (
+    f"SELECT status FROM {TaskExecution._meta.db_table} WHERE task_id = %s AND id < %s "
+    f"AND status IN ({', '.join(['%s'] * len(_OUTCOME_STATUSES))}) ORDER BY id DESC LIMIT 1"
+)
 
 
 def on_task_overdue(sender: Any, task: Task, execution: TaskExecution, **kwargs: Any) -> None:
