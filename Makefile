@@ -32,10 +32,7 @@ run: migrate
 	$(PY) manage.py seeddemo --if-empty
 	$(PY) manage.py syncdefaulttasks
 	@echo "Serving http://$(HOST):$(PORT)/ (Ctrl-C stops the web server and the scheduler)"
-	@trap 'kill 0' INT TERM; \
-	$(PY) manage.py runscheduler & \
-	$(PY) manage.py runserver --noreload $(HOST):$(PORT) & \
-	wait
+	$(PY) manage.py rundev $(HOST):$(PORT)
 
 # Debian's chromium for the browser tests, installed when missing.
 browser-deps:
