@@ -6,19 +6,10 @@ from types import SimpleNamespace
 import pytest
 from django.utils import timezone
 
-from scheduling.engine import Engine
 from scheduling.models import ExecutionStatus, Task, TaskExecution
 from scheduling.tests.factories import TaskFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def engine():
-    engine = Engine(sync_seconds=0.2, heartbeat_seconds=0.2, lease_seconds=5)
-    engine.scheduler.start(paused=True)
-    yield engine
-    engine.shutdown(grace_seconds=5)
 
 
 def job(task):

@@ -42,18 +42,6 @@ def test_released_lease_is_taken_at_once():
     assert leader.try_acquire("b", 30, T0 + timedelta(seconds=1))
 
 
-@pytest.fixture
-def finished():
-    received = []
-
-    def receiver(sender, task, execution, final, **kwargs):
-        received.append((task.name, execution.status, final))
-
-    signals.task_finished.connect(receiver)
-    yield received
-    signals.task_finished.disconnect(receiver)
-
-
 def test_runs_of_dead_processes_are_abandoned_and_count_as_failures(finished):
     task = TaskFactory(name="orphaned")
     dead = TaskExecutionFactory(

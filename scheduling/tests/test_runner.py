@@ -6,23 +6,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from scheduling import runner, signals
+from scheduling import runner
 from scheduling.models import ExecutionStatus, ExecutionTrigger, Task, TaskExecution
 from scheduling.tests.factories import TaskExecutionFactory, TaskFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def finished():
-    received = []
-
-    def receiver(sender, task, execution, final, **kwargs):
-        received.append((task.name, execution.status, final))
-
-    signals.task_finished.connect(receiver)
-    yield received
-    signals.task_finished.disconnect(receiver)
 
 
 def test_success_records_result_counters_and_timings(finished):

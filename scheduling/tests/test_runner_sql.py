@@ -139,7 +139,7 @@ def test_claim_fires_reports_an_earlier_running_run_unless_overlap_is_allowed():
 
 
 @pytest.mark.django_db
-def test_record_outcomes_stores_every_run_counts_it_and_signals_each(finished_signals):
+def test_record_outcomes_stores_every_run_counts_it_and_signals_each(finished):
     ok = TaskFactory(func="scheduling.tests.tasks_for_tests.record", kwargs={"x": 1})
     bad = TaskFactory(func="scheduling.tests.factories.boom", max_retries=1)
     claims = runner.claim_fires([(ok.pk, FIRE), (bad.pk, FIRE)])
@@ -153,13 +153,11 @@ def test_record_outcomes_stores_every_run_counts_it_and_signals_each(finished_si
     assert (ok.run_count, ok.success_count, ok.consecutive_failures) == (1, 1, 0)
     assert (bad.run_count, bad.failure_count, bad.consecutive_failures) == (1, 1, 1)
     assert TaskExecution.objects.filter(task=bad, trigger="retry", status="queued").exists()
-    assert sorted(finished_signals) == sorted(
-        [(ok.name, "success", True), (bad.name, "failed", False)]
-    )
+    assert sorted(finished) == sorted([(ok.name, "success", True), (bad.name, "failed", False)])
 
 
 @pytest.mark.django_db
-def test_a_failing_signal_receiver_does_not_keep_other_runs_unreported(finished_signals):
+def test_a_failing_signal_receiver_does_not_keep_other_runs_unreported(finished):
     from scheduling import signals
 
     def explode(sender, task, **kwargs):
@@ -173,19 +171,5 @@ def test_a_failing_signal_receiver_does_not_keep_other_runs_unreported(finished_
         runner.record_outcomes([runner.run_claimed(c) for c in claims])
     finally:
         signals.task_finished.disconnect(explode)
-    assert (second.name, "success", True) in finished_signals
+    assert (second.name, "success", True) in finished
     assert not TaskExecution.objects.filter(status=ExecutionStatus.RUNNING).exists()
-
-
-@pytest.fixture
-def finished_signals():
-    from scheduling import signals
-
-    received = []
-
-    def receiver(sender, task, execution, final, **kwargs):
-        received.append((task.name, execution.status, final))
-
-    signals.task_finished.connect(receiver)
-    yield received
-    signals.task_finished.disconnect(receiver)
