@@ -500,7 +500,13 @@ class Databases:
         return self.url("template")
 
     def finish_template(self) -> None:
-        if not self.pg:
+        if self.pg:  # as autovacuum would leave a table in production: statistics, visibility
+            import psycopg
+
+            template = urlsplit(self.url("template"))._replace(scheme="postgresql")
+            with psycopg.connect(urlunsplit(template), autocommit=True) as conn:
+                conn.execute("VACUUM ANALYZE")
+        else:
             import sqlite3
 
             conn = sqlite3.connect(self.workdir / "template.sqlite3")

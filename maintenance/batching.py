@@ -5,6 +5,11 @@ rows blocks every other writer (the web site, the scheduler's bookkeeping) for
 the ten seconds it takes. Deleting in bounded batches, each its own short
 transaction, lets other writers in between batches. PostgreSQL only locks the
 rows, but short transactions still keep vacuum and replication happy.
+
+Each batch starts where the previous one ended (a key range), rather than at
+the start of the index: PostgreSQL keeps the index entries of deleted rows
+until vacuum, and a scan from the start would walk all of them again in every
+batch, which made batches four times slower than one plain `DELETE`.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import connections, transaction
-from django.db.models import SET_NULL, QuerySet, signals
+from django.db.models import SET_NULL, BooleanField, F, Func, Q, QuerySet, signals
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +33,9 @@ SLOW_BATCH_SECONDS = 0.5
 # per-batch overhead then stays small next to a single plain DELETE.
 FAST_BATCH_SECONDS = 0.1
 MAX_GROWTH = 4
+# PostgreSQL locks rows, not the database, so the one-second bound is not at
+# stake there: batches may grow further while they stay under SLOW_BATCH_SECONDS.
+POSTGRESQL_MAX_GROWTH = 32
 # A pause after each batch on SQLite, so a writer sleeping in SQLite's busy
 # handler gets a real chance at the lock before the next batch takes it.
 SQLITE_PAUSE_SECONDS = 0.002
@@ -51,47 +59,65 @@ class BatchStats:
 
 
 def delete_in_batches(
-    queryset: QuerySet, *, batch_size: int | None = None, label: str = "", in_pk_order: bool = False
+    queryset: QuerySet, *, batch_size: int | None = None, label: str = "", key: str = "pk"
 ) -> BatchStats:
-    """Delete every row of `queryset`, at most `batch_size` rows per transaction.
+    """Delete every row of `queryset`, at most about `batch_size` rows per transaction.
 
-    Each batch is `DELETE ... WHERE pk IN (SELECT pk ... LIMIT n)`, which both
-    SQLite and PostgreSQL run from the queryset's index without fetching rows
-    into Python. Django's delete() still applies cascades and signals when the
-    model has any. The batch shrinks when a batch is slow (a cold cache, a
-    busy disk) so the lock-hold bound survives surprises, and grows (up to 4x)
-    while batches are quick, so small batches cost little throughput.
+    Batches are taken in `key` order, starting where the last batch ended, and
+    run from the key's index without fetching rows into Python. On SQLite a
+    batch is `DELETE ... WHERE pk IN (SELECT pk ... ORDER BY key LIMIT n)`:
+    exactly n rows, since SQLite's write lock blocks every other writer. On
+    PostgreSQL it is `DELETE ... WHERE key BETWEEN start AND <key of the n-th
+    row>`, one index range scan (its planner tends to answer `IN (SELECT ...
+    LIMIT n)` with a hash join over the whole table); rows tied with the n-th
+    key make such a batch a little larger, which only row locks notice.
+    `key` should be indexed and follow the order the rows were written in (the
+    primary key, a creation or expiry time), so a batch rewrites neighbouring
+    pages; it need not be unique. Django's delete() still applies cascades and
+    signals when the model has any.
 
-    `in_pk_order` takes each batch in primary-key order: for an integer key that
-    follows insertion time, each batch then rewrites a few neighbouring table
-    pages instead of pages scattered over the whole table.
+    The batch shrinks when a batch is slow (a cold cache, a busy disk) so the
+    lock-hold bound survives surprises, and grows while batches are quick, so
+    small batches cost little throughput.
     """
     model = queryset.model
     limit = batch_size or settings.MAINTENANCE_BATCH_SIZE
-    ceiling = limit * MAX_GROWTH
     using = queryset.db
     is_sqlite = connections[using].vendor == "sqlite"
+    ceiling = limit * (MAX_GROWTH if is_sqlite else POSTGRESQL_MAX_GROWTH)
     stats, label = BatchStats(), label or model._meta.label
     last_report = time.monotonic()
+    start = None  # every remaining row has key >= start
     with _sqlite_tuning(using) if is_sqlite else contextlib.nullcontext():
         while True:
             started = time.perf_counter()
             with transaction.atomic(using=using):
-                chunk = queryset.order_by(*["pk"] if in_pk_order else []).values("pk")[:limit]
-                deleted = _delete_chunk(model, using, chunk)
+                window = queryset if start is None else queryset.filter(**{f"{key}__gte": start})
+                window = window.order_by(key)
+                # The key of the last row this batch takes: where the next one starts.
+                boundary = next(iter(window.values_list(key, flat=True)[limit - 1 : limit]), None)
+                if is_sqlite:  # exactly `limit` rows: the lock-hold bound
+                    rows = model._base_manager.using(using).filter(
+                        pk__in=window.values("pk")[:limit]
+                    )
+                else:  # a key range, one index range scan (ties may add a few rows)
+                    rows = (
+                        window if boundary is None else window.filter(**{f"{key}__lte": boundary})
+                    )
+                deleted = _delete_rows(model, using, rows)
+                start = start if boundary is None else boundary
             elapsed = time.perf_counter() - started  # how long the write lock was held
-            if deleted == 0:
-                break
-            stats.deleted += deleted
-            stats.batches += 1
-            stats.batch_seconds.append(elapsed)
-            stats.batch_rows.append(deleted)
-            stats.longest_batch_seconds = max(stats.longest_batch_seconds, elapsed)
+            if deleted:
+                stats.deleted += deleted
+                stats.batches += 1
+                stats.batch_seconds.append(elapsed)
+                stats.batch_rows.append(deleted)
+                stats.longest_batch_seconds = max(stats.longest_batch_seconds, elapsed)
+            if boundary is None:
+                break  # fewer than `limit` rows were left, and this batch took them
             if time.monotonic() - last_report >= PROGRESS_EVERY_SECONDS:
                 logger.info("%s: %d rows deleted so far", label, stats.deleted)
                 last_report = time.monotonic()
-            if deleted < limit:
-                break  # the last, partial batch: nothing is left
             if elapsed > SLOW_BATCH_SECONDS and limit > 100:
                 limit //= 2
             elif elapsed < FAST_BATCH_SECONDS and limit < ceiling:
@@ -110,25 +136,45 @@ def delete_in_batches(
     return stats
 
 
-def _delete_chunk(model, using: str, chunk: QuerySet) -> int:
-    """Delete the rows whose pk is in `chunk`; returns how many of `model` went.
+def _delete_rows(model, using: str, rows: QuerySet) -> int:
+    """Delete `rows`; returns how many of `model` went.
 
     Django's Collector loads every row and deletes 100 ids per statement as
     soon as another model points here, even when all it has to do is set
     those pointers to NULL. That case is done in two set-based statements;
     anything else (cascades, signals) goes through Django's delete().
     """
-    manager = model._base_manager.using(using)
     relations = [rel for rel in model._meta.related_objects if not rel.many_to_many]
     listeners = signals.pre_delete.has_listeners(model) or signals.post_delete.has_listeners(model)
     if listeners or any(rel.on_delete is not SET_NULL for rel in relations):
-        return manager.filter(pk__in=chunk).delete()[1].get(model._meta.label, 0)
+        return rows.delete()[1].get(model._meta.label, 0)
     for rel in relations:
         rel.related_model._base_manager.using(using).filter(
-            **{f"{rel.field.name}__in": chunk}
+            _in_subquery(rel.field.name, rows.values("pk"), using)
         ).update(**{rel.field.name: None})
-    doomed = manager.filter(pk__in=chunk)
-    return doomed._raw_delete(using)  # what delete() itself runs when nothing else is needed
+    return rows._raw_delete(using)  # what delete() itself runs when nothing else is needed
+
+
+class _EqualsAny(Func):
+    """`field = ANY(array)` as a filter condition (PostgreSQL)."""
+
+    arg_joiner = " = ANY("
+    template = "%(expressions)s)"
+    output_field = BooleanField()
+
+
+def _in_subquery(field: str, chunk: QuerySet, using: str) -> Q | Func:
+    """`field IN (chunk)`, in the form each database runs as an index lookup.
+
+    PostgreSQL's planner often turns `IN (SELECT ... LIMIT n)` into a hash
+    join over a scan of the whole table, once per batch. `= ANY(ARRAY(...))`
+    runs the subquery once and probes the index with its result.
+    """
+    if connections[using].vendor != "postgresql":
+        return Q(**{f"{field}__in": chunk})
+    from django.contrib.postgres.expressions import ArraySubquery
+
+    return _EqualsAny(F(field), ArraySubquery(chunk))
 
 
 def _sqlite_pragma(using: str, pragma: str):

@@ -21,7 +21,7 @@ def delete_old_error_logs(days_old: int, batch_size: int | None = None) -> dict:
     """Delete error logs older than `days_old` days, in short batched transactions."""
     cutoff = error_log_cutoff(days_old)
     old = ErrorLog.objects.filter(created_at__lt=cutoff)
-    stats = delete_in_batches(old, batch_size=batch_size, label="old error logs", in_pk_order=True)
+    stats = delete_in_batches(old, batch_size=batch_size, label="old error logs", key="created_at")
     return {
         "deleted": stats.deleted,
         "batches": stats.batches,

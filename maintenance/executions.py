@@ -41,9 +41,7 @@ def prune_executions(
         old = TaskExecution.objects.filter(
             below_floor, created_at__lt=cutoff, status__in=FINISHED_STATUSES
         )
-        deleted += delete_in_batches(
-            old, batch_size=batch_size, label="old task history", in_pk_order=True
-        ).deleted
+        deleted += delete_in_batches(old, batch_size=batch_size, label="old task history").deleted
     return {"deleted": deleted, "tasks": len(floors), "cutoff": cutoff.isoformat()}
 
 

@@ -28,7 +28,9 @@ def clear_expired_sessions(batch_size: int | None = None) -> dict:
         logger.info("Cleared expired sessions with %s", settings.SESSION_ENGINE)
         return {"deleted": None, "engine": settings.SESSION_ENGINE}
     expired = store.get_model_class().objects.filter(expire_date__lt=timezone.now())
-    stats = delete_in_batches(expired, batch_size=batch_size, label="expired sessions")
+    stats = delete_in_batches(
+        expired, batch_size=batch_size, label="expired sessions", key="expire_date"
+    )
     return {
         "deleted": stats.deleted,
         "batches": stats.batches,

@@ -18,7 +18,8 @@ def frozen():
 
 
 def test_it_deletes_logs_older_than_thirty_days_in_batches():
-    ErrorLogFactory.create_batch(5, created_at=NOW - timedelta(days=40))
+    for minute in range(5):
+        ErrorLogFactory(created_at=NOW - timedelta(days=40, minutes=minute))
     recent = ErrorLogFactory(created_at=NOW - timedelta(days=2))
 
     result = cleanup_error_logs(batch_size=2)
