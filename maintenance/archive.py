@@ -19,16 +19,11 @@ loses no row and never leaves rows deleted without a recorded archive:
 
 from __future__ import annotations
 
-import gzip
-import hashlib
-import json
+import contextlib
 import logging
-import os
-import queue
-import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +33,16 @@ from django.db.models import Max
 from django.utils import timezone
 
 from chirpsyncer.models import AuditLog
+from maintenance import sqlite
+from maintenance.archive_format import (
+    COLUMNS,
+    PARTIAL,
+    PREFIX,
+    SUFFIX,
+    CompressingWriter,
+    encode_row,
+    read_back,
+)
 from maintenance.files import (
     MaintenanceError,
     describe_os_error,
@@ -50,22 +55,7 @@ from maintenance.models import AuditArchive
 
 logger = logging.getLogger(__name__)
 
-COLUMNS = (
-    "id",
-    "user_id",
-    "action",
-    "resource_type",
-    "resource_id",
-    "ip_address",
-    "user_agent",
-    "success",
-    "details",
-    "created_at",
-)
-PREFIX, SUFFIX, PARTIAL = "auditlog-", ".jsonl.gz", ".partial"
 FETCH_ROWS = 2000
-COMPRESS_LEVEL = 6
-_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 @dataclass(frozen=True)
@@ -86,95 +76,6 @@ def archive_cutoff(days_old: int, now: datetime | None = None) -> datetime:
 
 
 # --- 2. Streaming rows into a file -------------------------------------------------
-
-
-def _iso(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, str):  # never expected, but a string is already a timestamp
-        return value
-    if timezone.is_naive(value):  # SQLite hands back naive UTC
-        value = value.replace(tzinfo=UTC)
-    return value.isoformat()
-
-
-def encode_row(row: tuple) -> str:
-    """One JSON line. `details` is already JSON text in the database; it is embedded as is."""
-    record = dict(zip(COLUMNS, row, strict=True))
-    details = record.pop("details")
-    record["created_at"] = _iso(record["created_at"])
-    record["success"] = bool(record["success"])
-    if not isinstance(details, str) or "\n" in details:
-        details = _encode(json.loads(details) if isinstance(details, str) else details)
-    return f'{_encode(record)[:-1]},"details":{details}}}\n'
-
-
-class _HashingFile:
-    """The raw file under the gzip stream: counts and hashes what reaches the disk."""
-
-    def __init__(self, handle):
-        self.handle, self.sha256, self.bytes = handle, hashlib.sha256(), 0
-
-    def write(self, data: bytes) -> int:
-        self.sha256.update(data)
-        self.bytes += len(data)
-        return self.handle.write(data)
-
-    def flush(self) -> None:
-        self.handle.flush()
-
-
-class CompressingWriter:
-    """Gzip-compresses blocks in a background thread (zlib releases the GIL).
-
-    The reader/encoder thread hands over ~1 MB blocks through a short queue,
-    so memory stays flat and compression overlaps with reading.
-    """
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.handle = open(path, "xb")  # closed in close()
-        self.raw = _HashingFile(self.handle)
-        self.blocks: queue.Queue[bytes | None] = queue.Queue(maxsize=4)
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, name="archive-gzip", daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        received_end = False
-        try:
-            with gzip.GzipFile(
-                filename="", mode="wb", fileobj=self.raw, compresslevel=COMPRESS_LEVEL, mtime=0
-            ) as stream:
-                while (block := self.blocks.get()) is not None:
-                    stream.write(block)
-                received_end = True
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller thread
-            self.error = exc
-            while not received_end and self.blocks.get() is not None:
-                pass  # drain, so the producer never blocks on a full queue
-
-    def write(self, block: bytes) -> None:
-        if self.error is not None:
-            raise self.error
-        self.blocks.put(block)
-
-    def close(self) -> tuple[str, int]:
-        """Finish the stream, fsync the file, and return (sha256, bytes) of what was written."""
-        self.blocks.put(None)
-        self.thread.join()
-        try:
-            if self.error is not None:
-                raise self.error
-            self.handle.flush()
-            _fsync(self.handle)
-        finally:
-            self.handle.close()
-        return self.raw.sha256.hexdigest(), self.raw.bytes
-
-
-def _fsync(handle) -> None:
-    os.fsync(handle.fileno())
 
 
 def _select_old_rows(cutoff: datetime, after_id: int, upper_id: int, limit: int) -> tuple[str, Any]:
@@ -226,24 +127,6 @@ def _abort(writer: CompressingWriter) -> None:
 
 
 # --- 3. Verifying the file on disk ---------------------------------------------------
-
-
-def read_back(path: Path) -> tuple[str, int, int | None, int | None]:
-    """(sha256, line count, first id, last id) of an archive as it is on disk."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as raw:
-        while chunk := raw.read(1 << 20):
-            digest.update(chunk)
-    lines, first_id, tail = 0, None, b""
-    with gzip.open(path, "rb") as stream:
-        while chunk := stream.read(1 << 20):
-            data = tail + chunk
-            if first_id is None and b"\n" in data:
-                first_id = json.loads(data.split(b"\n", 1)[0])["id"]
-            lines += chunk.count(b"\n")
-            tail = data[data.rfind(b"\n", 0, len(data) - 1) + 1 :]  # the last (partial) line
-    last_id = json.loads(tail)["id"] if lines else None
-    return digest.hexdigest(), lines, first_id, last_id
 
 
 def verify(path: Path, written: dict) -> None:
@@ -370,7 +253,8 @@ def archive_old_audit_logs(days_old: int, rows_per_file: int | None = None) -> d
     limit = rows_per_file or settings.ARCHIVE_ROWS_PER_FILE
     directory = prepare_directory(Path(settings.ARCHIVE_DIR), "archive")
     started = time.monotonic()
-    with exclusive_lock(directory, "audit-log archive run"):
+    tuning = sqlite.bulk_write_tuning(connection.alias) if connection.vendor == "sqlite" else None
+    with exclusive_lock(directory, "audit-log archive run"), tuning or contextlib.nullcontext():
         orphans = remove_orphans(directory)
         # Rows inserted from now on wait for the next run, so the loop ends.
         upper_id = AuditLog.objects.aggregate(top=Max("id"))["top"] or 0
@@ -379,6 +263,8 @@ def archive_old_audit_logs(days_old: int, rows_per_file: int | None = None) -> d
         while archive := archive_one_file(directory, cutoff, after_id, upper_id, limit, seconds):
             archives.append(archive)
             after_id = archive.last_id
+            if tuning:
+                sqlite.checkpoint(connection.alias)
             logger.info(
                 "Archived %d audit rows so far (%s, %d bytes)",
                 sum(a.row_count for a in archives),

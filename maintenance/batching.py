@@ -17,12 +17,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import connections, transaction
 from django.db.models import SET_NULL, BooleanField, F, Func, Q, QuerySet, signals
+
+from maintenance import sqlite
 
 logger = logging.getLogger(__name__)
 
@@ -40,10 +41,7 @@ POSTGRESQL_MAX_GROWTH = 32
 # handler gets a real chance at the lock before the next batch takes it.
 SQLITE_PAUSE_SECONDS = 0.002
 PROGRESS_EVERY_SECONDS = 5.0
-# SQLite only, for the length of a batched delete: a bigger page cache (the
-# default 2 MiB re-reads index pages every batch) and checkpoints run by us
-# between batches, every few batches, instead of after every commit.
-SQLITE_CACHE_KIB = 16384
+# SQLite: checkpoint every few batches (see maintenance.sqlite).
 SQLITE_CHECKPOINT_EVERY = 4
 
 
@@ -88,7 +86,7 @@ def delete_in_batches(
     stats, label = BatchStats(), label or model._meta.label
     last_report = time.monotonic()
     start = None  # every remaining row has key >= start
-    with _sqlite_tuning(using) if is_sqlite else contextlib.nullcontext():
+    with sqlite.bulk_write_tuning(using) if is_sqlite else contextlib.nullcontext():
         while True:
             started = time.perf_counter()
             with transaction.atomic(using=using):
@@ -124,7 +122,7 @@ def delete_in_batches(
                 limit = min(limit * 2, ceiling)
             if is_sqlite:
                 if stats.batches % SQLITE_CHECKPOINT_EVERY == 0:
-                    _checkpoint(using)
+                    sqlite.checkpoint(using)
                 time.sleep(SQLITE_PAUSE_SECONDS)
     logger.info(
         "%s: deleted %d rows in %d batches (longest %.3f s)",
@@ -175,35 +173,3 @@ def _in_subquery(field: str, chunk: QuerySet, using: str) -> Q | Func:
     from django.contrib.postgres.expressions import ArraySubquery
 
     return _EqualsAny(F(field), ArraySubquery(chunk))
-
-
-def _sqlite_pragma(using: str, pragma: str):
-    with connections[using].cursor() as cursor:
-        cursor.execute(f"PRAGMA {pragma}")
-        return cursor.fetchone()
-
-
-@contextlib.contextmanager
-def _sqlite_tuning(using: str) -> Iterator[None]:
-    """Bigger cache and manual checkpoints for this connection, restored afterwards.
-
-    SQLite checkpoints after the commit has released the write lock, so
-    moving them between batches does not lengthen any lock hold; it only
-    makes the measured batch time the real lock-hold time.
-    """
-    (cache,) = _sqlite_pragma(using, "cache_size")
-    (autocheckpoint,) = _sqlite_pragma(using, "wal_autocheckpoint")
-    _sqlite_pragma(using, f"cache_size=-{SQLITE_CACHE_KIB}")
-    _sqlite_pragma(using, "wal_autocheckpoint=0")
-    try:
-        yield
-    finally:
-        _sqlite_pragma(using, f"cache_size={int(cache)}")
-        _sqlite_pragma(using, f"wal_autocheckpoint={int(autocheckpoint)}")
-        _checkpoint(using)
-
-
-def _checkpoint(using: str) -> None:
-    # Inside a caller's transaction (tests) there is nothing committed to checkpoint.
-    if not connections[using].in_atomic_block:
-        _sqlite_pragma(using, "wal_checkpoint(PASSIVE)")

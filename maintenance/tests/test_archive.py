@@ -87,6 +87,37 @@ class TestArchiveAuditLogs:
         }
         assert archive_files(self.dir) == [Path(record.path).name]
 
+    def test_awkward_values_come_back_exactly_as_json_would_write_them(self):
+        awkward = old_rows(
+            1,
+            user=None,
+            ip_address=None,
+            success=False,
+            action='say "hi" \\ then\nleave',
+            user_agent="Mozilla/5.0 \u2603 \x01 \u2028 tab\t",
+            details={"text": "two\nlines", "nested": {"ok": None}, "emoji": "\U0001f600"},
+        )[0]
+
+        path = archive_audit_logs()["path"]
+
+        with gzip.open(path, "rt", encoding="utf-8") as stream:
+            (line,) = stream.readlines()
+        expected = {
+            "id": awkward.pk,
+            "user_id": None,
+            "action": 'say "hi" \\ then\nleave',
+            "resource_type": "account",
+            "resource_id": "1",
+            "ip_address": None,
+            "user_agent": "Mozilla/5.0 \u2603 \x01 \u2028 tab\t",
+            "success": False,
+            "created_at": (CUTOFF - timedelta(days=1)).isoformat(),
+        }
+        assert json.loads(line) == {**expected, "details": awkward.details}
+        # Byte for byte what json.dumps would write, apart from `details` (stored JSON text).
+        head = json.dumps(expected, ensure_ascii=False, separators=(",", ":"))[:-1]
+        assert line.startswith(head + ',"details":') and line.endswith("}\n")
+
     def test_the_cutoff_is_exact(self):
         at_cutoff = AuditLogFactory(created_at=CUTOFF)
         just_older = AuditLogFactory(created_at=CUTOFF - timedelta(microseconds=1))
