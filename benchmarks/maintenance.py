@@ -554,6 +554,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", default="")
     parser.add_argument("--child", default="")
     parser.add_argument("--tables", default="")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="runs per measurement, each on a fresh clone; the table shows the median run",
+    )
     parser.add_argument("--json", action="store_true", help="print the results as JSON too")
     args = parser.parse_args(argv)
     if args.child:
@@ -594,11 +600,15 @@ def _run(args, groups: list[str], workdir: Path, dbs: Databases) -> int:
     for group in groups:
         baseline = None
         for case in CASES[group][1]:
-            result = run_child(dbs.clone(), workdir, case, args.rows)
+            runs = [run_child(dbs.clone(), workdir, case, args.rows) for _ in range(args.repeat)]
+            result = sorted(runs, key=lambda run: run["seconds"])[(len(runs) - 1) // 2]  # median
             results[case] = result
             baseline = baseline or result
             ratio = result["seconds"] / baseline["seconds"] if baseline["seconds"] else 0
             notes = []
+            if args.repeat > 1:
+                spread = sorted(run["seconds"] for run in runs)
+                notes.append(f"median of {args.repeat} ({spread[0]:.2f}-{spread[-1]:.2f} s)")
             if "lock_ms" in result:
                 notes.append(f"longest write transaction {result['lock_ms']} ms")
             if "check_seconds" in result:

@@ -19,3 +19,11 @@ def test_the_benchmark_runs_every_measurement_at_a_tiny_size(capsys, tmp_path):
         assert case in out
     assert "longest write transaction" in out
     assert "peak RSS MB" in out
+
+
+def test_repeated_measurements_report_the_median_run(capsys):
+    assert bench.main(["--rows", "500", "--only", "errorlogs", "--repeat", "3"]) == 0
+
+    lines = [line for line in capsys.readouterr().out.splitlines() if "errorlogs." in line]
+    assert len(lines) == 2
+    assert all("median of 3 (" in line for line in lines)
