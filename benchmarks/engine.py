@@ -231,17 +231,17 @@ def ours_overhead(count: int) -> tuple[float, float, float]:
 def ours_batch_overhead(count: int) -> float:
     """ms per execution of the engine's batch path: `count` fires due together, one claim.
 
-    `runner.claim_fires` for all, `runner.run_claimed` each, `runner.record_outcomes`
+    `claims.claim_fires` for all, `runner.run_claimed` each, `runner.record_outcomes`
     per 100 (the recorder thread takes what has finished, typically a few dozen).
     """
-    from scheduling import runner
+    from scheduling import claims, runner
     from scheduling.models import ExecutionStatus, TaskExecution
 
     ids = make_tasks("bench-batch", count, "benchmarks.engine.noop_task")
     base = datetime(2030, 1, 1, tzinfo=UTC)
     started = time.perf_counter()
-    claims = runner.claim_fires([(task_id, base) for task_id in ids])
-    outcomes = [runner.run_claimed(claim) for claim in claims]
+    claimed = claims.claim_fires([(task_id, base) for task_id in ids])
+    outcomes = [runner.run_claimed(claim) for claim in claimed]
     for start in range(0, len(outcomes), 100):
         runner.record_outcomes(outcomes[start : start + 100])
     per_exec = (time.perf_counter() - started) * 1000 / count

@@ -41,6 +41,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from scheduling import heartbeat, leader, recovery, runner, signals, triggers
+from scheduling.claims import Claim, claim_fires
 from scheduling.jobstore import TaskJobStore
 from scheduling.models import ExecutionStatus, Task, TaskExecution
 
@@ -82,7 +83,7 @@ class TaskPoolExecutor(BasePoolExecutor):
     earlier run's bookkeeping:
 
     - APScheduler's thread only queues (task id, fire time) pairs;
-    - a dispatcher thread claims everything queued (`runner.claim_fires`) and
+    - a dispatcher thread claims everything queued (`claims.claim_fires`) and
       submits each claimed fire to the pool (`runner.run_claimed`);
     - a recorder thread stores the finished runs' outcomes in one transaction
       per batch (`runner.record_outcomes`), then sends their signals.
@@ -161,7 +162,7 @@ class TaskPoolExecutor(BasePoolExecutor):
 
     def _dispatch(self, fires: list[tuple[str, int, datetime]]) -> None:
         try:
-            claims = runner.claim_fires([(task_id, when) for _, task_id, when in fires])
+            claims = claim_fires([(task_id, when) for _, task_id, when in fires])
         except Exception:
             logger.exception("Could not claim %d due fires", len(fires))
             claims = []
@@ -176,7 +177,7 @@ class TaskPoolExecutor(BasePoolExecutor):
             except RuntimeError:  # the pool is shut down: the orphan check abandons it
                 self._done(1, started=True)
 
-    def _run_claimed(self, claim: runner.Claim) -> None:
+    def _run_claimed(self, claim: Claim) -> None:
         with self._cond:
             self._unstarted -= 1
             self._cond.notify_all()

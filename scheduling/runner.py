@@ -12,14 +12,12 @@ so counters, history and signals behave the same everywhere. Algorithm:
 5. Queue a retry if the policy allows, then send `task_finished`.
 
 `execute` does them for one run. The engine's scheduled fires take the batch
-path instead: `claim_fires` claims every fire due in one pass with one
+path instead: `claims.claim_fires` claims every fire due in one pass with one
 multi-row INSERT, `run_claimed` only runs, and `record_outcomes` stores a batch
 of outcomes in one transaction, so 1,000 tasks due at once do not start one
 after another's bookkeeping.
 
-The statements a run needs every time (read the task, claim, the overlap
-check, the outcome) are plain SQL built once from the models' meta: the ORM
-spent about 3 ms per run compiling them, 10x the database's own time.
+The statements a run needs every time are plain SQL (`hot_sql.HotSql`).
 """
 
 from __future__ import annotations
@@ -34,24 +32,24 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import (
-    DEFAULT_DB_ALIAS,
     IntegrityError,
     InterfaceError,
     OperationalError,
     close_old_connections,
     connection,
-    connections,
-    models,
     transaction,
 )
-from django.db.models.expressions import Col
 from django.utils import timezone
 
 from scheduling import registry, signals, triggers
+from scheduling.hot_sql import HotSql
+
+if TYPE_CHECKING:
+    from scheduling.claims import Claim
 from scheduling.models import ExecutionStatus, ExecutionTrigger, Task, TaskExecution
 
 logger = logging.getLogger(__name__)
@@ -61,186 +59,12 @@ T = TypeVar("T")
 HOST = socket.gethostname()
 
 
-class _HotSql:
-    """The runner's per-run statements as SQL text, built once per database vendor.
-
-    Values go through their field's `get_db_prep_save` (only fields whose
-    values need it: dates and JSON) and rows through the backend's converters,
-    so what is written and read is what the ORM would write and read.
-    """
-
-    def __init__(self, conn: Any) -> None:
-        qn = self.qn = conn.ops.quote_name
-        task_table, run_table = qn(Task._meta.db_table), qn(TaskExecution._meta.db_table)
-        self.run_table = run_table
-        self.can_return = bool(getattr(conn.features, "can_return_columns_from_insert", False))
-        self.task_fields = list(Task._meta.concrete_fields)
-        self.task_attnames = [f.attname for f in self.task_fields]
-        self.task_converters = [self._converters(f, conn) for f in self.task_fields]
-        columns = ", ".join(qn(f.column) for f in self.task_fields)
-        self.select_task = f"SELECT {columns} FROM {task_table} WHERE {qn('id')} = %s"
-        self.run_fields = [
-            (f, _needs_prep(f)) for f in TaskExecution._meta.concrete_fields if not f.primary_key
-        ]
-        self.run_attnames = [f.attname for f, _ in self.run_fields]
-        returning = f" RETURNING {qn('id')}" if self.can_return else ""
-        self.insert_run = (
-            f"INSERT INTO {run_table} ({', '.join(qn(f.column) for f, _ in self.run_fields)}) "
-            f"VALUES ({', '.join(['%s'] * len(self.run_fields))}){returning}"
-        )
-        self.overlap = (
-            f"SELECT {qn('id')} FROM {run_table} WHERE {qn('task_id')} = %s "
-            f"AND {qn('status')} = %s AND {qn('id')} < %s LIMIT 1"
-        )
-        self.finish_run = (
-            f"UPDATE {run_table} SET {qn('status')} = %s, {qn('finished_at')} = %s, "
-            f"{qn('duration_ms')} = %s, {qn('result')} = %s, {qn('error')} = %s "
-            f"WHERE {qn('id')} = %s AND {qn('status')} = %s"
-        )
-        counters = ", ".join(
-            f"{qn(name)} = {qn(name)} + %s"
-            for name in ("run_count", "success_count", "failure_count")
-        )
-        consecutive = qn("consecutive_failures")
-        self.count_run = (
-            f"UPDATE {task_table} SET {counters}, "
-            f"{consecutive} = CASE WHEN %s THEN 0 ELSE {consecutive} + 1 END, "
-            f"{qn('last_status')} = %s, {qn('last_run_at')} = %s, "
-            f"{qn('last_duration_ms')} = %s, {qn('next_run_at')} = %s WHERE {qn('id')} = %s"
-        )
-        self.prep_datetime = TaskExecution._meta.get_field("finished_at").get_db_prep_save
-        self.prep_result = TaskExecution._meta.get_field("result").get_db_prep_save
-
-    @staticmethod
-    def _converters(field: Any, conn: Any) -> list[tuple[Callable, Col]]:
-        col = field.get_col(field.model._meta.db_table)
-        found = conn.ops.get_db_converters(col) + col.get_db_converters(conn)
-        return [(converter, col) for converter in found]
-
-    @classmethod
-    def current(cls) -> tuple[_HotSql, Any]:
-        """The statements for this thread's default connection, and that connection."""
-        conn = connections[DEFAULT_DB_ALIAS]
-        hot = _HOT_SQL.get(conn.vendor)
-        if hot is None:
-            hot = _HOT_SQL[conn.vendor] = cls(conn)
-        return hot, conn
-
-    def load_task(self, conn: Any, task_id: int) -> Task:
-        """`Task.objects.get(pk=task_id)` without the ORM's query building."""
-        with conn.cursor() as cursor:
-            cursor.execute(self.select_task, [task_id])
-            row = cursor.fetchone()
-        if row is None:
-            raise Task.DoesNotExist(f"Task {task_id} does not exist.")
-        values = list(row)
-        for i, converters in enumerate(self.task_converters):
-            for converter, col in converters:
-                values[i] = converter(values[i], col, conn)
-        return Task.from_db(conn.alias, self.task_attnames, values)
-
-    def insert_execution(self, conn: Any, execution: TaskExecution) -> None:
-        """Insert `execution` (unsaved) and set its pk, as `save()` would."""
-        params = [
-            f.get_db_prep_save(f.pre_save(execution, True), conn)
-            if prep
-            else getattr(execution, f.attname)
-            for f, prep in self.run_fields
-        ]
-        with conn.cursor() as cursor:
-            cursor.execute(self.insert_run, params)
-            if self.can_return:
-                execution.pk = cursor.fetchone()[0]
-            else:
-                execution.pk = conn.ops.last_insert_id(cursor, TaskExecution._meta.db_table, "id")
-        execution._state.adding = False
-        execution._state.db = conn.alias
-
-    def load_tasks(self, conn: Any, task_ids: list[int]) -> dict[int, Task]:
-        """Tasks by id, one query (missing ids are left out)."""
-        where = self.select_task.replace("= %s", f"IN ({', '.join(['%s'] * len(task_ids))})")
-        with conn.cursor() as cursor:
-            cursor.execute(where, task_ids)
-            rows = cursor.fetchall()
-        tasks = {}
-        for row in rows:
-            values = list(row)
-            for i, converters in enumerate(self.task_converters):
-                for converter, col in converters:
-                    values[i] = converter(values[i], col, conn)
-            task = Task.from_db(conn.alias, self.task_attnames, values)
-            tasks[task.pk] = task
-        return tasks
-
-    def insert_fires(
-        self, conn: Any, template: TaskExecution, fires: list[tuple[int, datetime]]
-    ) -> list[int | None]:
-        """Insert one row per (task id, fire time), like `template` otherwise, in one statement.
-
-        Returns the new rows' ids by position; None where another scheduler had
-        already claimed that fire (the unique constraint, ON CONFLICT DO
-        NOTHING). Each task appears at most once in `fires`, so rows are
-        matched back by task id. Only the two values that differ are adapted
-        per row.
-        """
-        base = [
-            f.get_db_prep_save(f.pre_save(template, True), conn)
-            if prep
-            else getattr(template, f.attname)
-            for f, prep in self.run_fields
-        ]
-        when_field = TaskExecution._meta.get_field("scheduled_for")
-        at_task, at_when = (
-            self.run_attnames.index("task_id"),
-            self.run_attnames.index("scheduled_for"),
-        )
-        params: list[Any] = []
-        for task_id, when in fires:
-            row = base.copy()
-            row[at_task], row[at_when] = task_id, when_field.get_db_prep_save(when, conn)
-            params += row
-        values = f"({', '.join(['%s'] * len(self.run_fields))})"
-        sql = self.insert_run.replace(
-            f"VALUES {values}", f"VALUES {', '.join([values] * len(fires))}"
-        ).replace(" RETURNING ", f" ON CONFLICT DO NOTHING RETURNING {self.qn('task_id')}, ")
-        with conn.cursor() as cursor:
-            cursor.execute(sql, params)
-            ids = dict(cursor.fetchall())
-        return [ids.get(task_id) for task_id, _ in fires]
-
-    def earliest_running(self, conn: Any, task_ids: list[int]) -> dict[int, int]:
-        """task id -> smallest id of its running executions, for the given tasks."""
-        qn = self.qn
-        sql = (
-            f"SELECT {qn('task_id')}, MIN({qn('id')}) FROM {self.run_table} "
-            f"WHERE {qn('status')} = %s AND {qn('task_id')} IN "
-            f"({', '.join(['%s'] * len(task_ids))}) GROUP BY {qn('task_id')}"
-        )
-        with conn.cursor() as cursor:
-            cursor.execute(sql, [ExecutionStatus.RUNNING, *task_ids])
-            return dict(cursor.fetchall())
-
-    def earlier_running(self, conn: Any, task_id: int, execution_id: int) -> int | None:
-        with conn.cursor() as cursor:
-            cursor.execute(self.overlap, [task_id, ExecutionStatus.RUNNING, execution_id])
-            row = cursor.fetchone()
-        return row[0] if row else None
-
-
-def _needs_prep(field: Any) -> bool:
-    """Whether a value must be adapted for the database (dates, JSON); others go as they are."""
-    return isinstance(field, models.DateTimeField | models.JSONField)
-
-
-_HOT_SQL: dict[str, _HotSql] = {}
-
-
-def _load_task(task_id: int) -> Task:
-    hot, conn = _HotSql.current()
+def load_task(task_id: int) -> Task:
+    hot, conn = HotSql.current()
     return hot.load_task(conn, task_id)
 
 
-def _tidy_connections() -> None:
+def tidy_connections() -> None:
     # Never inside an atomic block: closing there would break the transaction.
     if not connection.in_atomic_block:
         close_old_connections()
@@ -300,7 +124,7 @@ def claim_fire(task: Task, scheduled_for: datetime, trigger: str) -> TaskExecuti
     try:
         # One statement is atomic on its own; inside a transaction, a savepoint
         # keeps a lost race from breaking the caller's transaction.
-        hot, conn = _HotSql.current()
+        hot, conn = HotSql.current()
         if conn.in_atomic_block:
             with transaction.atomic():
                 hot.insert_execution(conn, execution)
@@ -321,10 +145,10 @@ def claim_queued(execution_id: int) -> bool:
     )
 
 
-def _overlapping_run(task: Task, execution: TaskExecution) -> TaskExecution | None:
+def overlapping_run(task: Task, execution: TaskExecution) -> TaskExecution | None:
     if task.allow_overlap:
         return None
-    hot, conn = _HotSql.current()
+    hot, conn = HotSql.current()
     earlier = hot.earlier_running(conn, task.pk, execution.pk)
     return None if earlier is None else TaskExecution(pk=earlier, task=task)
 
@@ -393,7 +217,7 @@ def _write_outcomes(outcomes: list[Outcome]) -> None:
         rows.append((o, finished, status, stored, next_run))
 
     def write() -> None:
-        hot, conn = _HotSql.current()
+        hot, conn = HotSql.current()
         prep = hot.prep_datetime
         with transaction.atomic(), conn.cursor() as cursor:
             for o, finished, status, stored, next_run in rows:
@@ -480,109 +304,14 @@ def execute(execution: TaskExecution, task: Task | None = None) -> TaskExecution
     """Run a claimed (status `running`) execution to its end and record everything."""
     task = task or execution.task
     execution.task = task
-    overlapping = _overlapping_run(task, execution)
+    overlapping = overlapping_run(task, execution)
     if overlapping is not None:
         return _skip(execution, f"Previous run #{overlapping.pk} was still running.")
     outcome = _run(task, execution)
-    _tidy_connections()  # a long task may have outlived the connection
+    tidy_connections()  # a long task may have outlived the connection
     _write_outcomes([outcome])
     _finish(outcome)
     return execution
-
-
-# --- many fires at once (the engine's path) -------------------------------------
-@dataclass
-class Claim:
-    """A fire this process claimed: its task, its `running` row, and an earlier run if any."""
-
-    task: Task
-    execution: TaskExecution
-    earlier_running: int | None
-
-
-def claim_fires(fires: list[tuple[int, datetime]], trigger: str = "schedule") -> list[Claim]:
-    """Claim many (task id, fire time) pairs with a few statements instead of a few per fire.
-
-    One read of the tasks, one multi-row INSERT (fires claimed elsewhere are
-    left out, as `claim_fire` leaves them) and one read for overlapping runs,
-    per chunk. Missing tasks (deleted since scheduling) are skipped.
-    """
-    _tidy_connections()
-    hot, conn = _HotSql.current()
-    if not hot.can_return:  # no INSERT ... RETURNING: claim one by one
-        claims = []
-        for task_id, when in fires:
-            task = _load_task(task_id)
-            execution = claim_fire(task, when, trigger)
-            if execution is not None:
-                claims.append(Claim(task, execution, _earlier_id(task, execution)))
-        return claims
-    claims = []
-    for chunk in _chunks_of_distinct_tasks(fires, CLAIM_CHUNK):
-        claims += _claim_chunk(hot, conn, chunk, trigger)
-    return claims
-
-
-CLAIM_CHUNK = 500
-
-
-def _chunks_of_distinct_tasks(
-    fires: list[tuple[int, datetime]], size: int
-) -> list[list[tuple[int, datetime]]]:
-    """Split into chunks of at most `size` in which no task appears twice."""
-    chunks: list[list[tuple[int, datetime]]] = []
-    seen: list[set[int]] = []
-    for fire in fires:
-        for chunk, ids in zip(chunks, seen, strict=True):
-            if len(chunk) < size and fire[0] not in ids:
-                chunk.append(fire)
-                ids.add(fire[0])
-                break
-        else:
-            chunks.append([fire])
-            seen.append({fire[0]})
-    return chunks
-
-
-def _claim_chunk(hot: _HotSql, conn: Any, fires: list[tuple[int, datetime]], trigger: str):
-    tasks = hot.load_tasks(conn, [task_id for task_id, _ in fires])
-    fires = [(task_id, when) for task_id, when in fires if task_id in tasks]
-    if not fires:
-        return []
-    template = TaskExecution(
-        trigger=trigger,
-        status=ExecutionStatus.RUNNING,
-        started_at=timezone.now(),
-        host=HOST,
-        pid=os.getpid(),
-    )
-    with transaction.atomic():  # a savepoint inside a caller's transaction, else one commit
-        ids = hot.insert_fires(conn, template, fires)
-    # Positional construction is Django's fast path (as in `from_db`).
-    fields = TaskExecution._meta.concrete_fields
-    values = [getattr(template, f.attname) for f in fields]
-    at = {name: i for i, name in enumerate(f.attname for f in fields)}
-    claimed = []
-    for (task_id, when), pk in zip(fires, ids, strict=True):
-        if pk is None:
-            logger.info("Task %s at %s already claimed elsewhere", tasks[task_id].name, when)
-            continue
-        values[at["id"]], values[at["task_id"]], values[at["scheduled_for"]] = pk, task_id, when
-        execution = TaskExecution(*values)
-        execution.task = tasks[task_id]
-        execution._state.adding, execution._state.db = False, conn.alias
-        claimed.append(execution)
-    guarded = [e.task_id for e in claimed if not e.task.allow_overlap]
-    earliest = hot.earliest_running(conn, guarded) if guarded else {}
-    return [
-        Claim(e.task, e, earliest[e.task_id] if earliest.get(e.task_id, e.pk) < e.pk else None)
-        for e in claimed
-    ]
-
-
-def _earlier_id(task: Task, execution: TaskExecution) -> int | None:
-    overlapping = _overlapping_run(task, execution)
-    return None if overlapping is None else overlapping.pk
 
 
 def run_claimed(claim: Claim) -> Outcome | None:
@@ -598,7 +327,7 @@ def run_claimed(claim: Claim) -> Outcome | None:
             return None
         return _run(task, execution)
     finally:
-        _tidy_connections()
+        tidy_connections()
 
 
 def record_outcomes(outcomes: list[Outcome]) -> None:
@@ -609,7 +338,7 @@ def record_outcomes(outcomes: list[Outcome]) -> None:
     """
     if not outcomes:
         return
-    _tidy_connections()
+    tidy_connections()
     _write_outcomes(outcomes)
     for outcome in outcomes:
         try:
@@ -622,19 +351,19 @@ def run_fire(
     task_id: int, scheduled_for: datetime, trigger: str = "schedule"
 ) -> TaskExecution | None:
     """Run the fire of `task_id` at `scheduled_for` unless another process claimed it."""
-    _tidy_connections()
+    tidy_connections()
     try:
-        task = _load_task(task_id)
+        task = load_task(task_id)
         execution = claim_fire(task, scheduled_for, trigger)
         return execute(execution, task) if execution else None
     finally:
-        _tidy_connections()
+        tidy_connections()
 
 
 def record_missed(task_id: int, scheduled_for: datetime, late_seconds: float) -> None:
     """Record a fire time dispatched too late to run (past the task's misfire grace)."""
-    _tidy_connections()
-    task = _load_task(task_id)
+    tidy_connections()
+    task = load_task(task_id)
     execution = claim_fire(task, scheduled_for, ExecutionTrigger.SCHEDULE)
     if execution is not None:
         _skip(
@@ -646,14 +375,14 @@ def record_missed(task_id: int, scheduled_for: datetime, late_seconds: float) ->
 
 def run_queued(execution_id: int) -> TaskExecution | None:
     """Run a queued (manual or retry) execution unless another process claimed it."""
-    _tidy_connections()
+    tidy_connections()
     try:
         if not claim_queued(execution_id):
             return None
         execution = TaskExecution.objects.select_related("task").get(pk=execution_id)
         return execute(execution)
     finally:
-        _tidy_connections()
+        tidy_connections()
 
 
 def run_now(
@@ -674,6 +403,6 @@ def run_now(
         host=HOST,
         pid=os.getpid(),
     )
-    hot, conn = _HotSql.current()
+    hot, conn = HotSql.current()
     hot.insert_execution(conn, execution)
     return execute(execution, task)

@@ -12,6 +12,7 @@ from django.db import connection
 from django.utils import timezone
 
 from scheduling import runner
+from scheduling.claims import claim_fires
 from scheduling.models import ExecutionStatus, Task, TaskExecution
 from scheduling.tests.factories import TaskExecutionFactory, TaskFactory
 
@@ -103,13 +104,13 @@ def test_claim_fires_claims_each_fire_once_and_leaves_out_ones_claimed_elsewhere
     tasks = [TaskFactory(func="scheduling.tests.tasks_for_tests.record") for _ in range(3)]
     elsewhere = runner.claim_fire(tasks[1], FIRE, "schedule")
     fires = [(t.pk, FIRE) for t in tasks] + [(987654, FIRE)]  # and a deleted task
-    claims = runner.claim_fires(fires)
+    claims = claim_fires(fires)
     assert [c.task.pk for c in claims] == [tasks[0].pk, tasks[2].pk]
     assert TaskExecution.objects.filter(scheduled_for=FIRE).count() == 3
     for claim in claims:
         row = TaskExecution.objects.get(pk=claim.execution.pk)
         assert (row.task_id, row.status, row.scheduled_for) == (claim.task.pk, "running", FIRE)
-    assert runner.claim_fires(fires) == []
+    assert claim_fires(fires) == []
     assert elsewhere.pk not in {c.execution.pk for c in claims}
 
 
@@ -117,7 +118,7 @@ def test_claim_fires_claims_each_fire_once_and_leaves_out_ones_claimed_elsewhere
 def test_claim_fires_takes_two_fire_times_of_one_task_in_one_call():
     task = TaskFactory(func="scheduling.tests.tasks_for_tests.record", allow_overlap=True)
     later = FIRE + timedelta(minutes=1)
-    claims = runner.claim_fires([(task.pk, FIRE), (task.pk, later)])
+    claims = claim_fires([(task.pk, FIRE), (task.pk, later)])
     assert sorted(c.execution.scheduled_for for c in claims) == [FIRE, later]
 
 
@@ -129,7 +130,7 @@ def test_claim_fires_reports_an_earlier_running_run_unless_overlap_is_allowed():
         TaskExecutionFactory(task=t, status=ExecutionStatus.RUNNING, finished_at=None)
         for t in (strict, relaxed)
     ]
-    claims = {c.task.pk: c for c in runner.claim_fires([(strict.pk, FIRE), (relaxed.pk, FIRE)])}
+    claims = {c.task.pk: c for c in claim_fires([(strict.pk, FIRE), (relaxed.pk, FIRE)])}
     assert claims[strict.pk].earlier_running == running[0].pk
     assert claims[relaxed.pk].earlier_running is None
     assert runner.run_claimed(claims[strict.pk]) is None
@@ -142,7 +143,7 @@ def test_claim_fires_reports_an_earlier_running_run_unless_overlap_is_allowed():
 def test_record_outcomes_stores_every_run_counts_it_and_signals_each(finished):
     ok = TaskFactory(func="scheduling.tests.tasks_for_tests.record", kwargs={"x": 1})
     bad = TaskFactory(func="scheduling.tests.factories.boom", max_retries=1)
-    claims = runner.claim_fires([(ok.pk, FIRE), (bad.pk, FIRE)])
+    claims = claim_fires([(ok.pk, FIRE), (bad.pk, FIRE)])
     outcomes = [runner.run_claimed(claim) for claim in claims]
     assert TaskExecution.objects.filter(status=ExecutionStatus.RUNNING).count() == 2
     runner.record_outcomes(outcomes)
@@ -167,7 +168,7 @@ def test_a_failing_signal_receiver_does_not_keep_other_runs_unreported(finished)
     first, second = (TaskFactory(func="scheduling.tests.tasks_for_tests.record") for _ in range(2))
     signals.task_finished.connect(explode)
     try:
-        claims = runner.claim_fires([(first.pk, FIRE), (second.pk, FIRE)])
+        claims = claim_fires([(first.pk, FIRE), (second.pk, FIRE)])
         runner.record_outcomes([runner.run_claimed(c) for c in claims])
     finally:
         signals.task_finished.disconnect(explode)
