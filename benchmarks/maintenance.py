@@ -18,6 +18,7 @@ SQL UPDATE / DELETE / GROUP BY for the others.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -450,9 +451,37 @@ def child(args: argparse.Namespace) -> None:
         return
     if args.child == "archive.task":
         _watch_archive_transactions()
-    result = measure(args.child, Path(args.workdir))
+    if args.child.split(".")[0] in WRITER_WATCHED:
+        with _site_writer() as writer:
+            result = measure(args.child, Path(args.workdir))
+        result["writer"] = writer
+    else:
+        result = measure(args.child, Path(args.workdir))
     result["peak_rss_mb"] = round(_peak_rss_mb(), 1)
     print(json.dumps(result))
+
+
+WRITER_WATCHED = {"sessions", "errorlogs", "executions"}
+
+
+@contextlib.contextmanager
+def _site_writer():
+    """The site's small writes in another process meanwhile (benchmarks.concurrent_writer)."""
+    writer = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.concurrent_writer", os.environ["DATABASE_URL"]],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    if writer.stdout.readline().strip() != "ready":
+        raise SystemExit("the concurrent writer did not start")
+    stats: dict = {}
+    try:
+        yield stats
+    finally:
+        out, _ = writer.communicate("", timeout=60)
+        stats.update(json.loads(out.strip().splitlines()[-1]))
 
 
 # --- Parent side: databases, cloning, the table -----------------------------------------
@@ -522,6 +551,9 @@ class Databases:
             for leftover in self.workdir.glob("run.sqlite3*"):
                 leftover.unlink()
             shutil.copyfile(self.workdir / "template.sqlite3", self.workdir / "run.sqlite3")
+        # Write the clone's dirty pages out now, or the kernel does it during the
+        # measurement: single runs of the backup moved between 2 and 6 s without this.
+        os.sync()
         return self.url("run")
 
     def drop_all(self) -> None:
@@ -611,6 +643,12 @@ def _run(args, groups: list[str], workdir: Path, dbs: Databases) -> int:
                 notes.append(f"median of {args.repeat} ({spread[0]:.2f}-{spread[-1]:.2f} s)")
             if "lock_ms" in result:
                 notes.append(f"longest write transaction {result['lock_ms']} ms")
+            if "writer" in result:
+                w = result["writer"]
+                notes.append(
+                    f"site writes meanwhile: {w['writes']}, slowest {w['max_ms']:.0f} ms, "
+                    f"p99 {w['p99_ms']:.0f} ms, {w['failed']} failed"
+                )
             if "check_seconds" in result:
                 notes.append(
                     f"copy only; integrity check {result['check_seconds']:.2f} s, "

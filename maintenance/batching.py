@@ -18,6 +18,7 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 from django.db import connections, transaction
@@ -61,14 +62,16 @@ def delete_in_batches(
 ) -> BatchStats:
     """Delete every row of `queryset`, at most about `batch_size` rows per transaction.
 
-    Batches are taken in `key` order, starting where the last batch ended, and
-    run from the key's index without fetching rows into Python. On SQLite a
-    batch is `DELETE ... WHERE pk IN (SELECT pk ... ORDER BY key LIMIT n)`:
-    exactly n rows, since SQLite's write lock blocks every other writer. On
-    PostgreSQL it is `DELETE ... WHERE key BETWEEN start AND <key of the n-th
-    row>`, one index range scan (its planner tends to answer `IN (SELECT ...
-    LIMIT n)` with a hash join over the whole table); rows tied with the n-th
-    key make such a batch a little larger, which only row locks notice.
+    Batches are taken in `key` order and run from the key's index without
+    fetching rows into Python. On SQLite a batch is `DELETE ... WHERE pk IN
+    (SELECT pk ... ORDER BY key LIMIT n)`: exactly n rows, since SQLite's write
+    lock blocks every other writer, and a scan from the start of the index
+    meets only live rows (SQLite removes index entries as it deletes). On
+    PostgreSQL, which keeps deleted rows' index entries until vacuum and
+    tends to plan `IN (SELECT ... LIMIT n)` as a hash join over the whole
+    table, a batch is `DELETE ... WHERE key BETWEEN <where the last batch
+    ended> AND <key of the n-th row>`: one index range scan; rows tied with
+    the n-th key make it a little larger, which only row locks notice.
     `key` should be indexed and follow the order the rows were written in (the
     primary key, a creation or expiry time), so a batch rewrites neighbouring
     pages; it need not be unique. Django's delete() still applies cascades and
@@ -85,25 +88,16 @@ def delete_in_batches(
     ceiling = limit * (MAX_GROWTH if is_sqlite else POSTGRESQL_MAX_GROWTH)
     stats, label = BatchStats(), label or model._meta.label
     last_report = time.monotonic()
-    start = None  # every remaining row has key >= start
+    start = None  # PostgreSQL: every remaining row has key >= start
     with sqlite.bulk_write_tuning(using) if is_sqlite else contextlib.nullcontext():
         while True:
             started = time.perf_counter()
             with transaction.atomic(using=using):
-                window = queryset if start is None else queryset.filter(**{f"{key}__gte": start})
-                window = window.order_by(key)
-                # The key of the last row this batch takes: where the next one starts.
-                boundary = next(iter(window.values_list(key, flat=True)[limit - 1 : limit]), None)
-                if is_sqlite:  # exactly `limit` rows: the lock-hold bound
-                    rows = model._base_manager.using(using).filter(
-                        pk__in=window.values("pk")[:limit]
-                    )
-                else:  # a key range, one index range scan (ties may add a few rows)
-                    rows = (
-                        window if boundary is None else window.filter(**{f"{key}__lte": boundary})
-                    )
-                deleted = _delete_rows(model, using, rows)
-                start = start if boundary is None else boundary
+                if is_sqlite:
+                    deleted = _delete_first(queryset, key, limit)
+                    finished = deleted < limit
+                else:
+                    deleted, start, finished = _delete_key_range(queryset, key, limit, start)
             elapsed = time.perf_counter() - started  # how long the write lock was held
             if deleted:
                 stats.deleted += deleted
@@ -111,7 +105,7 @@ def delete_in_batches(
                 stats.batch_seconds.append(elapsed)
                 stats.batch_rows.append(deleted)
                 stats.longest_batch_seconds = max(stats.longest_batch_seconds, elapsed)
-            if boundary is None:
+            if finished:
                 break  # fewer than `limit` rows were left, and this batch took them
             if time.monotonic() - last_report >= PROGRESS_EVERY_SECONDS:
                 logger.info("%s: %d rows deleted so far", label, stats.deleted)
@@ -132,6 +126,25 @@ def delete_in_batches(
         stats.longest_batch_seconds,
     )
     return stats
+
+
+def _delete_first(queryset: QuerySet, key: str, limit: int) -> int:
+    """SQLite: delete the first `limit` rows in `key` order."""
+    model, using = queryset.model, queryset.db
+    first = queryset.order_by(key).values("pk")[:limit]
+    return _delete_rows(model, using, model._base_manager.using(using).filter(pk__in=first))
+
+
+def _delete_key_range(
+    queryset: QuerySet, key: str, limit: int, start: Any
+) -> tuple[int, Any, bool]:
+    """PostgreSQL: delete from `start` to the `limit`-th row's key; (deleted, next start, last)."""
+    window = queryset if start is None else queryset.filter(**{f"{key}__gte": start})
+    window = window.order_by(key)
+    boundary = next(iter(window.values_list(key, flat=True)[limit - 1 : limit]), None)
+    rows = window if boundary is None else window.filter(**{f"{key}__lte": boundary})
+    deleted = _delete_rows(queryset.model, queryset.db, rows)
+    return deleted, start if boundary is None else boundary, boundary is None
 
 
 def _delete_rows(model, using: str, rows: QuerySet) -> int:

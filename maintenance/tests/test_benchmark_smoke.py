@@ -18,6 +18,7 @@ def test_the_benchmark_runs_every_measurement_at_a_tiny_size(capsys, tmp_path):
     ):
         assert case in out
     assert "longest write transaction" in out
+    assert "site writes meanwhile: " in out and "0 failed" in out
     assert "peak RSS MB" in out
 
 
