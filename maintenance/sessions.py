@@ -27,9 +27,12 @@ def clear_expired_sessions(batch_size: int | None = None) -> dict:
         store.clear_expired()
         logger.info("Cleared expired sessions with %s", settings.SESSION_ENGINE)
         return {"deleted": None, "engine": settings.SESSION_ENGINE}
-    expired = store.get_model_class().objects.filter(expire_date__lt=timezone.now())
     stats = delete_in_batches(
-        expired, batch_size=batch_size, label="expired sessions", key="expire_date"
+        store.get_model_class().objects.all(),
+        key="expire_date",
+        before=timezone.now(),
+        batch_size=batch_size,
+        label="expired sessions",
     )
     return {
         "deleted": stats.deleted,

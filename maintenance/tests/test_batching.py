@@ -93,3 +93,39 @@ def test_each_batch_is_one_bounded_statement_that_never_rescans_deleted_rows():
         assert f'"id" >= {logs[3].pk}' in deletes[1] and f'"id" <= {logs[7].pk}' in deletes[1]
         assert f'"id" >= {logs[7].pk}' in deletes[2]
     assert not ErrorLog.objects.exists()
+
+
+@pytest.mark.usefixtures("steady_batches")
+def test_a_cutoff_on_the_key_deletes_below_it_in_bounded_batches_despite_ties():
+    moment = timezone.now() - timedelta(days=3)
+    ErrorLogFactory.create_batch(10, created_at=moment)  # more ties than one batch holds
+    ErrorLogFactory.create_batch(3, created_at=moment + timedelta(seconds=1))
+    kept = ErrorLogFactory(created_at=timezone.now())
+
+    stats = delete_in_batches(
+        ErrorLog.objects.all(), batch_size=4, key="created_at", before=kept.created_at
+    )
+
+    assert stats.deleted == 13
+    if connection.vendor == "sqlite":  # never more than batch_size rows under the write lock
+        assert stats.batch_rows == [4, 4, 2, 3]
+    else:
+        assert stats.batch_rows == [10, 3]
+    assert list(ErrorLog.objects.all()) == [kept]
+
+
+@pytest.mark.usefixtures("steady_batches")
+def test_on_sqlite_a_cutoff_batch_is_one_range_of_the_key_with_a_single_upper_bound():
+    """Two upper bounds on one column make SQLite's planner scan from the wrong one."""
+    logs = ErrorLogFactory.create_batch(9)
+
+    with CaptureQueriesContext(connection) as queries:
+        delete_in_batches(ErrorLog.objects.all(), batch_size=4, key="id", before=logs[8].pk)
+
+    deletes = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("DELETE")]
+    assert list(ErrorLog.objects.all()) == [logs[8]]
+    if connection.vendor == "sqlite":
+        assert deletes == [
+            f'DELETE FROM "chirpsyncer_errorlog" WHERE "chirpsyncer_errorlog"."id" < {pk}'
+            for pk in (logs[3].pk, logs[6].pk, logs[8].pk)
+        ]
