@@ -59,19 +59,24 @@ def test_quick_batches_grow_up_to_a_ceiling_that_depends_on_the_database(monkeyp
 
 
 @pytest.mark.usefixtures("steady_batches")
-def test_rows_sharing_one_key_value_are_all_deleted_across_batches():
+@pytest.mark.parametrize(
+    ("as_cutoff", "sqlite_batches"),
+    [(False, [4, 4, 4, 1]), (True, [4, 4, 2, 3])],  # never more than batch_size on SQLite
+    ids=["filter", "before"],
+)
+def test_rows_sharing_one_key_value_are_all_deleted_across_batches(as_cutoff, sqlite_batches):
     moment = timezone.now() - timedelta(days=3)
     ErrorLogFactory.create_batch(10, created_at=moment)  # more ties than one batch holds
     ErrorLogFactory.create_batch(3, created_at=moment + timedelta(seconds=1))
     kept = ErrorLogFactory(created_at=timezone.now())
+    older = {"before": kept.created_at} if as_cutoff else {}
+    rows = ErrorLog.objects.all() if as_cutoff else ErrorLog.objects.exclude(pk=kept.pk)
 
-    stats = delete_in_batches(
-        ErrorLog.objects.filter(created_at__lt=kept.created_at), batch_size=4, key="created_at"
-    )
+    stats = delete_in_batches(rows, batch_size=4, key="created_at", **older)
 
     assert stats.deleted == 13
-    if connection.vendor == "sqlite":  # exactly batch_size rows per write-lock hold
-        assert stats.batch_rows == [4, 4, 4, 1]
+    if connection.vendor == "sqlite":
+        assert stats.batch_rows == sqlite_batches
     else:  # a key range: the rows tied with the 4th key go in the same batch
         assert stats.batch_rows == [10, 3]
     assert list(ErrorLog.objects.all()) == [kept]
@@ -93,25 +98,6 @@ def test_each_batch_is_one_bounded_statement_that_never_rescans_deleted_rows():
         assert f'"id" >= {logs[3].pk}' in deletes[1] and f'"id" <= {logs[7].pk}' in deletes[1]
         assert f'"id" >= {logs[7].pk}' in deletes[2]
     assert not ErrorLog.objects.exists()
-
-
-@pytest.mark.usefixtures("steady_batches")
-def test_a_cutoff_on_the_key_deletes_below_it_in_bounded_batches_despite_ties():
-    moment = timezone.now() - timedelta(days=3)
-    ErrorLogFactory.create_batch(10, created_at=moment)  # more ties than one batch holds
-    ErrorLogFactory.create_batch(3, created_at=moment + timedelta(seconds=1))
-    kept = ErrorLogFactory(created_at=timezone.now())
-
-    stats = delete_in_batches(
-        ErrorLog.objects.all(), batch_size=4, key="created_at", before=kept.created_at
-    )
-
-    assert stats.deleted == 13
-    if connection.vendor == "sqlite":  # never more than batch_size rows under the write lock
-        assert stats.batch_rows == [4, 4, 2, 3]
-    else:
-        assert stats.batch_rows == [10, 3]
-    assert list(ErrorLog.objects.all()) == [kept]
 
 
 @pytest.mark.usefixtures("steady_batches")
