@@ -6,10 +6,10 @@ the ten seconds it takes. Deleting in bounded batches, each its own short
 transaction, lets other writers in between batches. PostgreSQL only locks the
 rows, but short transactions still keep vacuum and replication happy.
 
-Each batch starts where the previous one ended (a key range), rather than at
-the start of the index: PostgreSQL keeps the index entries of deleted rows
-until vacuum, and a scan from the start would walk all of them again in every
-batch, which made batches four times slower than one plain `DELETE`.
+A batch is a range of an indexed key, deleted in one pass where the database
+allows it. On PostgreSQL each batch starts where the previous one ended: it
+keeps the index entries of deleted rows until vacuum, and batches that
+started from the top were four times slower than one plain `DELETE`.
 """
 
 from __future__ import annotations
