@@ -52,6 +52,7 @@ from maintenance.files import (
     remove_quietly,
 )
 from maintenance.models import AuditArchive
+from scheduling import progress
 
 logger = logging.getLogger(__name__)
 
@@ -263,6 +264,7 @@ def archive_old_audit_logs(days_old: int, rows_per_file: int | None = None) -> d
         while archive := archive_one_file(directory, cutoff, after_id, upper_id, limit, seconds):
             archives.append(archive)
             after_id = archive.last_id
+            progress.advance(archive.row_count, "audit rows archived")
             if tuning:
                 sqlite.checkpoint(connection.alias)
             logger.info(

@@ -25,6 +25,7 @@ from django.db import connections, transaction
 from django.db.models import SET_NULL, BooleanField, F, Func, Q, QuerySet, signals
 
 from maintenance import sqlite
+from scheduling import progress
 
 logger = logging.getLogger(__name__)
 
@@ -115,6 +116,7 @@ def delete_in_batches(
                     deleted, start, finished = _delete_key_range(below, key, limit, start)
             elapsed = time.perf_counter() - started  # how long the write lock was held
             if deleted:
+                progress.advance(deleted, f"{label}: deleted")
                 stats.deleted += deleted
                 stats.batches += 1
                 stats.batch_seconds.append(elapsed)

@@ -11,6 +11,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from chirpsyncer.models import AuditLog, Credential
+from scheduling import progress
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +86,7 @@ def deactivate_inactive_credentials(months: int) -> dict:
     deactivated = last_pk = 0
     while pks := _deactivate_batch(cutoff, months, now, last_pk):
         deactivated, last_pk = deactivated + len(pks), pks[-1]
+        progress.advance(len(pks), "credentials deactivated")
         logger.info("Deactivated %d inactive credentials so far", deactivated)
     logger.info("Deactivated %d credentials unused since %s", deactivated, cutoff.isoformat())
     return {"deactivated": deactivated, "audit_logs": deactivated, "cutoff": cutoff.isoformat()}

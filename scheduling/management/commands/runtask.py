@@ -1,11 +1,13 @@
 """Run one task now, in this process: `python manage.py runtask NAME [--kwargs JSON]`."""
 
+import contextlib
 import json
 import sys
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from scheduling.models import ExecutionStatus, ExecutionTrigger, Task
+from scheduling.progress import progress_bars
 from scheduling.runner import run_now
 
 
@@ -34,7 +36,10 @@ class Command(BaseCommand):
                 raise CommandError("--kwargs must be a JSON object, e.g. '{\"days_old\": 30}'")
         self.stdout.write(f"Running {task.name} ({task.func}) ...")
         self.stdout.flush()
-        execution = run_now(task, trigger=ExecutionTrigger.CLI, kwargs=overrides)
+        # A bar per thing the task counts, when someone watches a terminal.
+        watched = progress_bars(sys.stderr) if sys.stderr.isatty() else contextlib.nullcontext()
+        with watched:
+            execution = run_now(task, trigger=ExecutionTrigger.CLI, kwargs=overrides)
         summary = f"{execution.status} in {execution.duration_ms} ms (execution #{execution.pk})"
         if execution.status == ExecutionStatus.SUCCESS:
             self.stdout.write(self.style.SUCCESS(summary))
