@@ -21,7 +21,6 @@ import argparse
 import contextlib
 import json
 import os
-import random
 import resource
 import shutil
 import subprocess
@@ -32,10 +31,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from benchmarks.maintenance_baselines import bare_backup, plain_archive_stream, plain_group_by
+from benchmarks.maintenance_seed import seed, ts
+
 ROOT = Path(__file__).resolve().parent.parent
-USERS = 1000
-TASKS = 10
-CHUNK = 20000
+
 
 # --- Child side: runs inside a subprocess with DATABASE_URL set ------------------------
 
@@ -46,174 +46,6 @@ def _setup_django() -> None:
     import django
 
     django.setup()
-
-
-def _ts(moment: datetime, vendor: str):
-    # Django stores naive UTC text in SQLite; PostgreSQL takes the aware value.
-    return moment.replace(tzinfo=None) if vendor == "sqlite" else moment
-
-
-def _insert(sql: str, rows) -> None:
-    from django.db import connection, transaction
-
-    batch = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) == CHUNK:
-            with transaction.atomic(), connection.cursor() as cursor:
-                cursor.executemany(sql, batch)
-            batch = []
-    if batch:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.executemany(sql, batch)
-
-
-def seed(rows: int, tables: list[str]) -> None:
-    """Fill the template database: `rows` rows per table, the old/expired share as the issue."""
-    from django.db import connection
-
-    vendor = connection.vendor
-    if vendor == "sqlite":  # seeding is setup, not measured: skip the fsyncs
-        with connection.cursor() as cursor:
-            cursor.execute("PRAGMA synchronous=OFF")
-    now = datetime.now(UTC)
-    rng = random.Random(42)
-    json_param = "%s::jsonb" if vendor == "postgresql" else "%s"
-    _insert(
-        "INSERT INTO auth_user (password, is_superuser, username, first_name, last_name, email, "
-        "is_staff, is_active, date_joined) VALUES ('!', %s, %s, '', '', '', %s, %s, %s)",
-        ((False, f"user{i}", False, True, _ts(now, vendor)) for i in range(USERS)),
-    )
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT min(id) FROM auth_user")
-        first_user = cursor.fetchone()[0]
-
-    def user() -> int:
-        return first_user + rng.randrange(USERS)
-
-    if "sessions" in tables:  # 90% expired, as the reference (900k of 10^6)
-        _insert(
-            "INSERT INTO django_session (session_key, session_data, expire_date) VALUES (%s,%s,%s)",
-            (
-                (
-                    f"{i:032x}",
-                    "e30:1tQ5dB:" + "x" * 80,
-                    _ts(now + timedelta(minutes=(-1 if i % 10 else 1) * (1 + i % 5000)), vendor),
-                )
-                for i in range(rows)
-            ),
-        )
-    if "errorlogs" in tables:  # 90% older than 30 days
-        _insert(
-            "INSERT INTO chirpsyncer_errorlog (level, source, message, traceback, created_at) "
-            "VALUES (%s,%s,%s,%s,%s)",
-            (
-                (
-                    "ERROR",
-                    "sync.mastodon",
-                    f"upstream returned 502 ({i})",
-                    "Traceback (most recent call last): ...",
-                    # Appended in time order: the oldest 90% (31+ days) come first.
-                    _ts(
-                        now - timedelta(days=300) + timedelta(seconds=i * 300 * 86400 // rows),
-                        vendor,
-                    ),
-                )
-                for i in range(rows)
-            ),
-        )
-    if "auditlogs" in tables:  # half older than 90 days (500k of 10^6)
-        _insert(
-            "INSERT INTO chirpsyncer_auditlog (user_id, action, resource_type, resource_id, "
-            "ip_address, user_agent, success, details, created_at) "
-            f"VALUES (%s,%s,%s,%s,%s,%s,%s,{json_param},%s)",
-            (
-                (
-                    user(),
-                    "login",
-                    "account",
-                    str(i),
-                    f"10.0.{i % 256}.{i % 199}",
-                    "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0",
-                    bool(i % 7),
-                    json.dumps({"session": i, "method": "password"}),
-                    # Appended in time order over 180 days: the older half is past 90 days.
-                    _ts(
-                        now - timedelta(days=180) + timedelta(seconds=i * 180 * 86400 // rows),
-                        vendor,
-                    ),
-                )
-                for i in range(rows)
-            ),
-        )
-    if "credentials" in tables:  # half unused for more than 6 months
-        _insert(
-            "INSERT INTO chirpsyncer_credential (user_id, platform, label, secret, is_active, "
-            "last_used_at, created_at) VALUES (%s,%s,%s,%s,%s,%s,%s)",
-            (
-                (
-                    user(),
-                    "mastodon",
-                    f"account {i}",
-                    "token",
-                    True,
-                    None
-                    if i % 10 == 0
-                    else _ts(now - timedelta(days=(i % 2) * 200 + i % 150), vendor),
-                    _ts(now - timedelta(days=400), vendor),
-                )
-                for i in range(rows)
-            ),
-        )
-    if "syncrecords" in tables:  # a year of syncs by 1000 users
-        _insert(
-            "INSERT INTO chirpsyncer_syncrecord (user_id, platform, started_at, success, "
-            "posts_synced, duration_ms, error, updated_at) VALUES (%s,%s,%s,%s,%s,%s,%s,%s)",
-            (
-                (
-                    user(),
-                    "bluesky",
-                    _ts(now - timedelta(seconds=rng.randrange(365 * 86400)), vendor),
-                    bool(i % 9),
-                    i % 20,
-                    1200,
-                    "",
-                    _ts(now, vendor),
-                )
-                for i in range(rows)
-            ),
-        )
-    if "executions" in tables:  # 10 tasks, 90% older than 90 days
-        _insert(
-            "INSERT INTO scheduling_task (name, func, description, trigger_type, cron_expression, "
-            "timezone, kwargs, enabled, misfire_grace_seconds, allow_overlap, max_retries, "
-            "retry_backoff_seconds, retry_backoff_max_seconds, notify_on_failure, "
-            "notify_on_success, notify_recipients, last_status, run_count, success_count, "
-            "failure_count, consecutive_failures, created_at, updated_at) VALUES "
-            f"(%s,'scheduling.tests.factories.noop','','cron','* * * * *','UTC',{json_param},"
-            "true,300,false,0,30,3600,false,false,'','',0,0,0,0,%s,%s)",
-            ((f"bench-{t}", "{}", _ts(now, vendor), _ts(now, vendor)) for t in range(TASKS)),
-        )
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT min(id) FROM scheduling_task")
-            first_task = cursor.fetchone()[0]
-        _insert(
-            "INSERT INTO scheduling_taskexecution (task_id, trigger, scheduled_for, status, "
-            "created_at, started_at, finished_at, duration_ms, result, error, host, pid, "
-            f"attempt, is_overdue) VALUES (%s,'manual',NULL,'success',%s,%s,%s,5,{json_param},"
-            "'','bench',1,1,false)",
-            (
-                (
-                    first_task + i % TASKS,
-                    created,
-                    created,
-                    created,
-                    '{"ok": true}',
-                )
-                for i in range(rows)
-                for created in [_ts(now - timedelta(days=400) + timedelta(seconds=i * 30), vendor)]
-            ),
-        )
 
 
 def _peak_rss_mb() -> float:
@@ -243,7 +75,7 @@ def measure(case: str, workdir: Path) -> dict:
 
     if case == "sessions.plain_delete":
         seconds, rows = _timed(
-            lambda: plain("DELETE FROM django_session WHERE expire_date < %s", _ts(now, vendor))
+            lambda: plain("DELETE FROM django_session WHERE expire_date < %s", ts(now, vendor))
         )
         return {"seconds": seconds, "rows": rows}
     if case == "sessions.clearsessions":
@@ -261,7 +93,7 @@ def measure(case: str, workdir: Path) -> dict:
             "lock_ms": result["longest_batch_ms"],
         }
     if case == "errorlogs.plain_delete":
-        cutoff = _ts(now - timedelta(days=30), vendor)
+        cutoff = ts(now - timedelta(days=30), vendor)
         seconds, rows = _timed(
             lambda: plain("DELETE FROM chirpsyncer_errorlog WHERE created_at < %s", cutoff)
         )
@@ -276,7 +108,7 @@ def measure(case: str, workdir: Path) -> dict:
             "lock_ms": result["longest_batch_ms"],
         }
     if case == "archive.plain_stream":
-        return _plain_archive_stream(workdir, now - timedelta(days=90))
+        return plain_archive_stream(workdir, now - timedelta(days=90))
     if case == "archive.task":
         from django.conf import settings
 
@@ -292,7 +124,7 @@ def measure(case: str, workdir: Path) -> dict:
             "lock_ms": round(max(_ARCHIVE_LOCKS, default=0) * 1000),
         }
     if case == "backup.bare_api":
-        return _bare_backup(workdir)
+        return bare_backup(workdir)
     if case == "backup.task":
         from django.conf import settings
 
@@ -308,7 +140,7 @@ def measure(case: str, workdir: Path) -> dict:
             "rows": None,
         }
     if case == "credentials.plain_update":
-        cutoff = _ts(now - timedelta(days=182), vendor)
+        cutoff = ts(now - timedelta(days=182), vendor)
         seconds, rows = _timed(
             lambda: plain(
                 "UPDATE chirpsyncer_credential SET is_active = false WHERE is_active AND "
@@ -324,14 +156,14 @@ def measure(case: str, workdir: Path) -> dict:
         seconds, result = _timed(cleanup_inactive_credentials)
         return {"seconds": seconds, "rows": result["deactivated"]}
     if case == "stats.plain_group_by":
-        return _plain_group_by()
+        return plain_group_by()
     if case == "stats.task":
         from maintenance.tasks import aggregate_daily_stats
 
         seconds, result = _timed(aggregate_daily_stats)
         return {"seconds": seconds, "rows": result["upserted"]}
     if case == "executions.plain_delete":
-        cutoff = _ts(now - timedelta(days=90), vendor)
+        cutoff = ts(now - timedelta(days=90), vendor)
         seconds, rows = _timed(
             lambda: plain("DELETE FROM scheduling_taskexecution WHERE created_at < %s", cutoff)
         )
@@ -361,86 +193,6 @@ def _watch_archive_transactions() -> None:
             _ARCHIVE_LOCKS.append(time.perf_counter() - started)
 
     archive.delete_and_record = timed
-
-
-def _plain_archive_stream(workdir: Path, cutoff: datetime) -> dict:
-    """The baseline: one cursor, json.dumps per row, gzip.open in the same thread."""
-    import gzip
-
-    from django.db import connection
-
-    columns = "id, user_id, action, resource_type, resource_id, ip_address, user_agent, success, "
-    columns += "details, created_at"
-    sql = f"SELECT {columns} FROM chirpsyncer_auditlog WHERE created_at < %s ORDER BY id"
-    names = [c.strip() for c in columns.split(",")]
-    started = time.perf_counter()
-    count = 0
-    raw = connection.connection if connection.vendor == "sqlite" else None
-    connection.ensure_connection()
-    with gzip.open(workdir / "plain.jsonl.gz", "wt", encoding="utf-8") as out:
-        if connection.vendor == "sqlite":
-            raw = __import__("sqlite3").connect(connection.settings_dict["NAME"])
-            cursor = raw.execute(sql.replace("%s", "?"), (f"{cutoff:%Y-%m-%d %H:%M:%S}",))
-        else:
-            cursor = connection.connection.cursor(name="plain_stream", withhold=True)
-            cursor.execute(sql, (cutoff,))
-        while rows := cursor.fetchmany(2000):
-            for row in rows:
-                record = dict(zip(names, row, strict=True))
-                record["created_at"] = str(record["created_at"])
-                out.write(json.dumps(record, default=str) + "\n")
-            count += len(rows)
-        cursor.close()
-    return {"seconds": time.perf_counter() - started, "rows": count}
-
-
-def _bare_backup(workdir: Path) -> dict:
-    from django.db import connection
-
-    target = workdir / "bare-backup"
-    if connection.vendor == "sqlite":
-        import sqlite3
-
-        started = time.perf_counter()
-        src = sqlite3.connect(connection.settings_dict["NAME"])
-        dst = sqlite3.connect(target)
-        src.backup(dst)
-        dst.close()
-        src.close()
-    else:
-        from maintenance.backup import pg_connection_args
-
-        args, env = pg_connection_args(connection.settings_dict)
-        name = connection.settings_dict["NAME"]
-        started = time.perf_counter()
-        subprocess.run(
-            ["pg_dump", "--format=custom", f"--file={target}", *args, name], env=env, check=True
-        )
-    seconds = time.perf_counter() - started
-    size = target.stat().st_size
-    target.unlink()
-    return {"seconds": seconds, "bytes": size, "rows": None}
-
-
-def _plain_group_by() -> dict:
-    from django.db import connection
-
-    day = (
-        "date(started_at)"
-        if connection.vendor == "sqlite"
-        else "(started_at AT TIME ZONE 'UTC')::date"
-    )
-    sql = (
-        f"SELECT user_id, {day} AS day, count(*), sum(CASE WHEN success THEN 1 ELSE 0 END), "
-        f"sum(posts_synced) FROM chirpsyncer_syncrecord GROUP BY user_id, {day}"
-    )
-    started = time.perf_counter()
-    with connection.cursor() as cursor:
-        cursor.execute(sql)
-        rows = 0
-        while batch := cursor.fetchmany(5000):
-            rows += len(batch)
-    return {"seconds": time.perf_counter() - started, "rows": rows}
 
 
 def child(args: argparse.Namespace) -> None:
