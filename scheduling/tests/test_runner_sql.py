@@ -71,7 +71,7 @@ def test_outcome_and_counters_are_written_in_place():
 
 @pytest.mark.django_db
 def test_a_task_returning_none_stores_sql_null():
-    task = TaskFactory(func="benchmarks.engine.noop_task")  # returns None
+    task = TaskFactory(func="benchmarks.engine_setup.noop_task")  # returns None
     execution = runner.run_fire(task.pk, timezone.now())
     assert execution.status == ExecutionStatus.SUCCESS
     assert TaskExecution.objects.filter(pk=execution.pk, result__isnull=True).exists()
