@@ -38,16 +38,16 @@ def throwaway_database(database_url: str = "", label: str = "bench") -> Iterator
     parts = urlsplit(database_url)
     base_name = parts.path.lstrip("/") or "postgres"
     scratch = re.sub(r"[^a-z0-9_]", "_", f"{base_name}_{label}_{os.getpid()}".lower())[:63]
-    _postgres_admin(parts, f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
-    _postgres_admin(parts, f'CREATE DATABASE "{scratch}"')
+    postgres_admin(parts, f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+    postgres_admin(parts, f'CREATE DATABASE "{scratch}"')
     try:
         yield urlunsplit(parts._replace(path=f"/{scratch}"))
     finally:
         _close_django_connections()
-        _postgres_admin(parts, f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+        postgres_admin(parts, f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
 
 
-def _postgres_admin(parts, statement: str) -> None:
+def postgres_admin(parts, statement: str) -> None:
     """Run CREATE/DROP DATABASE through the server's `postgres` database (autocommit)."""
     import psycopg
 
