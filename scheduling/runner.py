@@ -22,7 +22,6 @@ The statements a run needs every time are plain SQL (`hot_sql.HotSql`).
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import random
@@ -34,7 +33,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import (
     IntegrityError,
     InterfaceError,
@@ -47,6 +45,7 @@ from django.utils import timezone
 
 from scheduling import registry, signals, triggers
 from scheduling.hot_sql import HotSql
+from scheduling.stored import cap_text, to_json_result
 
 if TYPE_CHECKING:
     from scheduling.claims import Claim
@@ -54,7 +53,6 @@ from scheduling.models import ExecutionStatus, ExecutionTrigger, Task, TaskExecu
 
 logger = logging.getLogger(__name__)
 
-MAX_STORED_BYTES = 64 * 1024
 T = TypeVar("T")
 HOST = socket.gethostname()
 
@@ -68,36 +66,6 @@ def tidy_connections() -> None:
     # Never inside an atomic block: closing there would break the transaction.
     if not connection.in_atomic_block:
         close_old_connections()
-
-
-def cap_text(text: str, limit: int = MAX_STORED_BYTES) -> str:
-    """Keep a long text under `limit` bytes, keeping its head and its (informative) tail."""
-    data = text.encode("utf-8")
-    if len(data) <= limit:
-        return text
-    keep = limit // 2 - 64
-    head = data[:keep].decode("utf-8", "ignore")
-    tail = data[-keep:].decode("utf-8", "ignore")
-    return f"{head}\n\n[... {len(data) - 2 * keep} bytes cut ...]\n\n{tail}"
-
-
-def to_json_result(value: Any) -> Any:
-    """What to store for a function's return value: JSON as is, else a note."""
-    if value is None:
-        return None
-    try:
-        text = json.dumps(value, cls=DjangoJSONEncoder)
-    except (TypeError, ValueError):
-        return {
-            "note": "The task returned a value that is not JSON; its repr is stored.",
-            "repr": cap_text(repr(value), MAX_STORED_BYTES - 200),
-        }
-    if len(text.encode("utf-8")) > MAX_STORED_BYTES:
-        return {
-            "note": f"The result was {len(text)} characters; only the start is kept.",
-            "truncated": cap_text(text, MAX_STORED_BYTES - 200)[: MAX_STORED_BYTES // 2],
-        }
-    return json.loads(text)
 
 
 def retry_delay(task: Task, attempt: int, rng: random.Random | None = None) -> float:
