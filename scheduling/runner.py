@@ -78,16 +78,22 @@ def retry_delay(task: Task, attempt: int, rng: random.Random | None = None) -> f
     return (rng or random).uniform(ceiling / 2, ceiling)
 
 
-def claim_fire(task: Task, scheduled_for: datetime, trigger: str) -> TaskExecution | None:
-    """Insert the execution for one fire time; None if another scheduler already did."""
+def claim_fire(
+    task: Task, scheduled_for: datetime, trigger: str, **fields: Any
+) -> TaskExecution | None:
+    """Insert the execution for one fire time; None if another scheduler already did.
+
+    `fields` override the defaults of a claimed (running) row, e.g. to record a
+    miss as already `skipped`.
+    """
+    defaults = {
+        "status": ExecutionStatus.RUNNING,
+        "started_at": timezone.now(),
+        "host": HOST,
+        "pid": os.getpid(),
+    }
     execution = TaskExecution(
-        task=task,
-        trigger=trigger,
-        scheduled_for=scheduled_for,
-        status=ExecutionStatus.RUNNING,
-        started_at=timezone.now(),
-        host=HOST,
-        pid=os.getpid(),
+        task=task, trigger=trigger, scheduled_for=scheduled_for, **(defaults | fields)
     )
     try:
         # One statement is atomic on its own; inside a transaction, a savepoint
@@ -329,16 +335,29 @@ def run_fire(
 
 
 def record_missed(task_id: int, scheduled_for: datetime, late_seconds: float) -> None:
-    """Record a fire time dispatched too late to run (past the task's misfire grace)."""
+    """Record a fire time dispatched too late to run (past the task's misfire grace).
+
+    The row is inserted as `skipped` in one statement: a `running` row, even for
+    a moment, would make an on-time fire of the same task skip as overlapping.
+    """
     tidy_connections()
     task = load_task(task_id)
-    execution = claim_fire(task, scheduled_for, ExecutionTrigger.SCHEDULE)
+    reason = (
+        f"Missed: dispatched {late_seconds:.0f} s late, beyond the "
+        f"{task.misfire_grace_seconds} s misfire grace."
+    )
+    now = timezone.now()
+    execution = claim_fire(
+        task,
+        scheduled_for,
+        ExecutionTrigger.SCHEDULE,
+        status=ExecutionStatus.SKIPPED,
+        finished_at=now,
+        duration_ms=0,
+        error=reason,
+    )
     if execution is not None:
-        _skip(
-            execution,
-            f"Missed: dispatched {late_seconds:.0f} s late, beyond the "
-            f"{task.misfire_grace_seconds} s misfire grace.",
-        )
+        logger.info("Skipped %s #%s: %s", task.name, execution.pk, reason)
 
 
 def run_queued(execution_id: int) -> TaskExecution | None:

@@ -185,6 +185,21 @@ def test_a_fire_dispatched_past_its_grace_is_recorded_as_missed_not_run():
     assert Task.objects.get(pk=task.pk).run_count == 0
 
 
+def test_a_missed_fire_is_never_running_even_for_a_moment():
+    """A `running` row, however brief, made an on-time fire of the task skip as overlapping."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    task = TaskFactory(func="scheduling.tests.tasks_for_tests.record", misfire_grace_seconds=60)
+    with CaptureQueriesContext(connection) as queries:
+        runner.record_missed(task.pk, timezone.now() - timedelta(minutes=5), 300)
+    writes = [
+        q["sql"] for q in queries if q["sql"].lstrip().upper().startswith(("INSERT", "UPDATE"))
+    ]
+    assert len(writes) == 1 and writes[0].lstrip().upper().startswith("INSERT")
+    assert "'skipped'" in writes[0]
+
+
 def test_saving_a_stale_task_never_writes_old_counters_back():
     task = TaskFactory(func="scheduling.tests.tasks_for_tests.record")
     stale = Task.objects.get(pk=task.pk)
