@@ -123,7 +123,7 @@ def ours_overhead(count: int) -> tuple[float, float, float]:
     CPU time is reported too because wall time on a shared machine includes
     waiting for a core; the CPU figure is what the run itself costs.
     """
-    from scheduling import runner
+    from scheduling.engine import runner
     from scheduling.models import ExecutionStatus, Task, TaskExecution
 
     task = Task.objects.create(
@@ -156,7 +156,7 @@ def ours_batch_overhead(count: int) -> float:
     `claims.claim_fires` for all, `runner.run_claimed` each, `runner.record_outcomes`
     per 100 (the recorder thread takes what has finished, typically a few dozen).
     """
-    from scheduling import claims, runner
+    from scheduling.engine import claims, runner
     from scheduling.models import ExecutionStatus, TaskExecution
 
     ids = make_tasks("bench-batch", count, "benchmarks.engine_setup.noop_task")

@@ -26,7 +26,7 @@ def ours_dispatch(count: int, lead: float) -> tuple[list[float], int, float]:
     """Latencies (s) of `count` interval tasks all first due at one instant, via Engine."""
     from apscheduler.schedulers.base import STATE_RUNNING
 
-    from scheduling.engine import Engine
+    from scheduling.engine.loop import Engine
     from scheduling.models import Task, TaskExecution
 
     reset_tables()

@@ -141,7 +141,7 @@ def child_startup(store: str, count: int) -> None:
 
 def ours_sync(edits: int) -> tuple[float, float]:
     """(ms of a sync with nothing changed, median ms of a sync that applies 1 edit)."""
-    from scheduling.engine import Engine
+    from scheduling.engine.loop import Engine
     from scheduling.models import Task
 
     engine = Engine()
@@ -171,7 +171,7 @@ def ours_sync(edits: int) -> tuple[float, float]:
 def baseline_reschedule(edits: int) -> float:
     """Median ms to apply one edit straight to a DjangoJobStore holding the same jobs."""
     from scheduling import triggers
-    from scheduling.engine import job_id
+    from scheduling.engine.loop import job_id
     from scheduling.models import Task
 
     scheduler = apscheduler_with("django")

@@ -15,8 +15,9 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
 from django.utils import timezone
 
-from scheduling import cron, display, heartbeat, stats
+from scheduling import cron, display, stats
 from scheduling.access import signed_in
+from scheduling.engine import heartbeat
 from scheduling.models import Task
 from scheduling.scheduler import task_status
 

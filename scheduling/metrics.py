@@ -20,7 +20,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from scheduling import heartbeat
+from scheduling.engine import heartbeat
 from scheduling.models import ExecutionStatus, Task, TaskExecution
 
 DURATION_BUCKETS_SECONDS = [0.1, 0.5, 1, 5, 15, 60, 300, 1800, 3600]

@@ -10,7 +10,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from scheduling import heartbeat
+from scheduling.engine import heartbeat
 from scheduling.metrics import SchedulerCollector
 
 

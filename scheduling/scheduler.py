@@ -159,7 +159,7 @@ class TaskScheduler:
 
     # --- in-process engine --------------------------------------------------
     def start(self) -> None:
-        from scheduling.engine import Engine
+        from scheduling.engine.loop import Engine
 
         if self._engine is None:
             self._engine = Engine()

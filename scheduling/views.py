@@ -22,8 +22,9 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from scheduling import audit, heartbeat, history, services, stats, triggers
+from scheduling import audit, history, services, stats, triggers
 from scheduling.access import permission, signed_in, wants_json
+from scheduling.engine import heartbeat
 from scheduling.forms import TaskScheduleForm
 from scheduling.models import ExecutionStatus, Task, TaskExecution
 from scheduling.scheduler import TaskScheduler, execution_summary, task_status

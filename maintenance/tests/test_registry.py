@@ -6,8 +6,8 @@ from django.core.management import call_command
 
 from maintenance import tasks
 from scheduling import registry
+from scheduling.engine.runner import run_now
 from scheduling.models import ExecutionStatus, Task
-from scheduling.runner import run_now
 
 DEFAULT_SCHEDULES = {
     "cleanup_expired_sessions": "0 * * * *",

@@ -1,4 +1,4 @@
-"""The alert policy driven by real runs: scheduling.runner executes the task,
+"""The alert policy driven by real runs: scheduling.engine.runner executes the task,
 sends task_finished, and the receivers decide what lands in the outbox."""
 
 from datetime import UTC, datetime, timedelta
@@ -10,7 +10,7 @@ from django.core import mail
 from chirpsyncer.models import ErrorLog
 from notifications import emails
 from notifications.models import Delivery, DeliveryStatus, Kind
-from scheduling import runner
+from scheduling.engine import runner
 from scheduling.models import ExecutionStatus
 from scheduling.tests.factories import TaskFactory
 

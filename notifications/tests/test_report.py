@@ -177,7 +177,7 @@ def test_it_reads_the_real_session_cleanup_result(db):
     from django.contrib.sessions.models import Session
     from django.utils import timezone
 
-    from scheduling import runner
+    from scheduling.engine import runner
 
     past = timezone.now() - timedelta(days=1)
     for n in range(3):
@@ -191,7 +191,7 @@ def test_it_reads_the_real_session_cleanup_result(db):
 
 
 def test_the_registered_task_runs_through_the_runner(staff):
-    from scheduling import runner
+    from scheduling.engine import runner
 
     task = TaskFactory(name="send_weekly_report", func="send_weekly_report")
 

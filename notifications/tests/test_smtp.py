@@ -8,7 +8,7 @@ from chirpsyncer.models import ErrorLog
 from notifications.models import Delivery, DeliveryStatus, Kind
 from notifications.service import NotificationService
 from notifications.tests.smtp import free_port, smtp_settings
-from scheduling import runner
+from scheduling.engine import runner
 from scheduling.models import ExecutionStatus
 from scheduling.tests.factories import TaskFactory
 

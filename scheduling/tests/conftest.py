@@ -3,7 +3,7 @@
 import pytest
 
 from scheduling import signals
-from scheduling.engine import Engine
+from scheduling.engine.loop import Engine
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 
 from chirpsyncer.models import AuditLog
 from chirpsyncer.tests.factories import UserFactory
-from scheduling import heartbeat, runner
+from scheduling.engine import heartbeat, runner
 from scheduling.models import Task, TaskExecution
 from scheduling.services import save_task
 from scheduling.tests.factories import TaskExecutionFactory, TaskFactory

@@ -3,7 +3,7 @@
 import pytest
 from django.test import override_settings
 
-from scheduling.engine import job_id
+from scheduling.engine.loop import job_id
 from scheduling.models import ExecutionStatus, Task, TaskExecution
 from scheduling.scheduler import TaskScheduler
 from scheduling.tests.factories import TaskFactory

@@ -6,10 +6,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.utils import timezone
 
-from scheduling import heartbeat, leader, recovery, signals
-from scheduling.engine import Engine
+from scheduling import signals
+from scheduling.engine import heartbeat, leader, recovery
+from scheduling.engine.loop import Engine
+from scheduling.engine.runner import HOST
 from scheduling.models import ExecutionStatus, SchedulerNode, Task, TaskExecution
-from scheduling.runner import HOST
 from scheduling.tests.factories import TaskExecutionFactory, TaskFactory
 
 pytestmark = pytest.mark.django_db

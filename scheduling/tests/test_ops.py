@@ -6,7 +6,7 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
-from scheduling import heartbeat
+from scheduling.engine import heartbeat
 from scheduling.models import SchedulerNode
 from scheduling.tests.factories import TaskExecutionFactory, TaskFactory
 

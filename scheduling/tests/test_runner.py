@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from scheduling import runner
+from scheduling.engine import runner
 from scheduling.models import ExecutionStatus, ExecutionTrigger, Task, TaskExecution
 from scheduling.tests.factories import TaskExecutionFactory, TaskFactory
 

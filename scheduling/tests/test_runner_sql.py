@@ -11,8 +11,8 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from scheduling import runner
-from scheduling.claims import claim_fires
+from scheduling.engine import runner
+from scheduling.engine.claims import claim_fires
 from scheduling.models import ExecutionStatus, Task, TaskExecution
 from scheduling.tests.factories import TaskExecutionFactory, TaskFactory
 

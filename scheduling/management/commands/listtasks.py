@@ -5,7 +5,7 @@ import json
 from django.core.management.base import BaseCommand, CommandParser
 from django.core.serializers.json import DjangoJSONEncoder
 
-from scheduling import heartbeat
+from scheduling.engine import heartbeat
 from scheduling.models import Task
 from scheduling.scheduler import task_status
 

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
-from scheduling.engine import Engine
+from scheduling.engine.loop import Engine
 
 logger = logging.getLogger("scheduling.engine")
 

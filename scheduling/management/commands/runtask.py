@@ -6,9 +6,9 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from scheduling.engine.runner import run_now
 from scheduling.models import ExecutionStatus, ExecutionTrigger, Task
 from scheduling.progress import progress_bars
-from scheduling.runner import run_now
 
 
 class Command(BaseCommand):

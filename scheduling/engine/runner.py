@@ -44,11 +44,11 @@ from django.db import (
 from django.utils import timezone
 
 from scheduling import registry, signals, triggers
-from scheduling.hot_sql import HotSql
-from scheduling.stored import cap_text, to_json_result
+from scheduling.engine.hot_sql import HotSql
+from scheduling.engine.stored import cap_text, to_json_result
 
 if TYPE_CHECKING:
-    from scheduling.claims import Claim
+    from scheduling.engine.claims import Claim
 from scheduling.models import ExecutionStatus, ExecutionTrigger, Task, TaskExecution
 
 logger = logging.getLogger(__name__)

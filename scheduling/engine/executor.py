@@ -1,7 +1,7 @@
 """The scheduler's executor: fires due together are claimed, run and recorded in batches.
 
 APScheduler decides when a task fires and hands the job to this executor;
-everything after that goes through `scheduling.claims` and `scheduling.runner`.
+everything after that goes through `scheduling.engine.claims` and `scheduling.engine.runner`.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import Any
 
 from apscheduler.executors.pool import BasePoolExecutor
 
-from scheduling import runner
-from scheduling.claims import Claim, claim_fires
+from scheduling.engine import runner
+from scheduling.engine.claims import Claim, claim_fires
 
 logger = logging.getLogger("scheduling.engine")
 

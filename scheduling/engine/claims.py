@@ -18,8 +18,8 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from scheduling import runner
-from scheduling.hot_sql import HotSql
+from scheduling.engine import runner
+from scheduling.engine.hot_sql import HotSql
 from scheduling.models import ExecutionStatus, Task, TaskExecution
 
 logger = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """The scheduler engine behind `manage.py runscheduler`.
 
 APScheduler (with django-apscheduler's DjangoJobStore) decides *when* each
-task fires; everything about *running* it goes through `scheduling.runner`.
+task fires; everything about *running* it goes through `scheduling.engine.runner`.
 The main thread owns a short loop, as Healthchecks' `sendalerts` does:
 
 1. heartbeat and leadership lease (only the leader's APScheduler runs jobs);
@@ -37,9 +37,10 @@ from django.db import (
 from django.db.models import Q
 from django.utils import timezone
 
-from scheduling import heartbeat, leader, recovery, runner, signals, triggers
-from scheduling.executor import TaskPoolExecutor
-from scheduling.jobstore import TaskJobStore
+from scheduling import signals, triggers
+from scheduling.engine import heartbeat, leader, recovery, runner
+from scheduling.engine.executor import TaskPoolExecutor
+from scheduling.engine.jobstore import TaskJobStore
 from scheduling.models import ExecutionStatus, Task, TaskExecution
 
 logger = logging.getLogger("scheduling.engine")

@@ -20,7 +20,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from scheduling import signals, triggers
-from scheduling.heartbeat import stale_after
+from scheduling.engine.heartbeat import stale_after
 from scheduling.models import (
     ExecutionStatus,
     ExecutionTrigger,
