@@ -2,8 +2,9 @@
 
 Everything comes from the environment (and an optional `.env` beside
 manage.py) through the strict readers in `chirpsyncer.env`; `.env.example`
-documents each variable. With nothing set, a fresh checkout runs on a SQLite
-file with mail printed to the console.
+documents each variable. DEBUG is off unless set, and then the site is
+hardened for https; with only SECRET_KEY set it runs on a SQLite file with mail
+printed to the console. `make run` writes DEBUG=true into `.env`.
 """
 
 import os
@@ -19,7 +20,9 @@ from chirpsyncer.env import (
     env_float,
     env_int,
     env_list,
+    env_proxy_ssl_header,
     env_str,
+    env_token,
     read_env_file,
 )
 
@@ -27,11 +30,17 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 read_env_file(BASE_DIR / ".env")
 
 # --- Core ------------------------------------------------------------------
-DEBUG = env_bool("DEBUG", True)
+# Off unless asked for: a deployment that forgets DEBUG must not show the debug
+# page (settings, environment, tracebacks) to anonymous visitors. `make run`
+# writes DEBUG=true into .env for development.
+DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_str("SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set when DEBUG is off. For development, `make run` writes "
+            "a .env with a SECRET_KEY and DEBUG=true."
+        )
     SECRET_KEY = "insecure-development-key-only-used-with-DEBUG-on"
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -51,6 +60,7 @@ INSTALLED_APPS = [
     "bootstrap",  # django-bootstrap-static: Bootstrap 5 served locally
     "django_htmx",
     "django_apscheduler",
+    "csp",
     "chirpsyncer",
     "scheduling",
     "maintenance",
@@ -67,6 +77,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
 
 ROOT_URLCONF = "chirpsyncer.urls"
@@ -195,7 +206,41 @@ SCHEDULER_HEARTBEAT_SECONDS = env_float("SCHEDULER_HEARTBEAT_SECONDS", 5.0, mini
 SCHEDULER_SHUTDOWN_GRACE_SECONDS = env_float("SCHEDULER_SHUTDOWN_GRACE_SECONDS", 30.0, minimum=0)
 SCHEDULER_LEASE_SECONDS = env_float("SCHEDULER_LEASE_SECONDS", 30.0, minimum=1)
 SCHEDULER_MISFIRE_GRACE_SECONDS = env_int("SCHEDULER_MISFIRE_GRACE_SECONDS", 300, minimum=1)
-METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+METRICS_TOKEN = env_token("METRICS_TOKEN")
+
+# --- Production hardening ------------------------------------------------------------
+# Secure by default once DEBUG is off; plain http for development with DEBUG on.
+# Each can be overridden, e.g. SECURE_SSL_REDIRECT=false when a proxy redirects.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+if not SECURE_HSTS_PRELOAD:
+    # Joining the browsers' preload list is the domain owner's decision
+    # (hstspreload.org), not a default; check --deploy would warn about it.
+    SILENCED_SYSTEM_CHECKS = ["security.W021"]
+# Behind a TLS-terminating proxy: `X-Forwarded-Proto,https`. Only set it when the
+# proxy always sets (or strips) that header, or clients could claim https.
+SECURE_PROXY_SSL_HEADER = env_proxy_ssl_header("SECURE_PROXY_SSL_HEADER")
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+# Scripts and styles only from our own static files: no inline code, no CDN.
+# Bootstrap's CSS draws its icons (select arrows, close buttons) as data: SVGs.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 # --- Logging -----------------------------------------------------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
