@@ -63,11 +63,13 @@ def env_str(name: str, default: str) -> str:
     return _read(name, str, default)
 
 
-def env_int(name: str, default: int, minimum: int | None = None) -> int:
+def env_int(name: str, default: int, minimum: int | None = None, maximum: int | None = None) -> int:
     def parse(raw: str) -> int:
         value = int(raw.strip())
         if minimum is not None and value < minimum:
             raise ValueError(f"must be at least {minimum}")
+        if maximum is not None and value > maximum:
+            raise ValueError(f"must be at most {maximum}")
         return value
 
     return _read(name, parse, default)

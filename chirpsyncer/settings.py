@@ -8,6 +8,7 @@ printed to the console. `make run` writes DEBUG=true into `.env`.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -18,6 +19,7 @@ from chirpsyncer.env import (
     env_database,
     env_email,
     env_float,
+    env_header,
     env_int,
     env_list,
     env_proxy_ssl_header,
@@ -60,6 +62,7 @@ INSTALLED_APPS = [
     "bootstrap",  # django-bootstrap-static: Bootstrap 5 served locally
     "django_htmx",
     "django_apscheduler",
+    "axes",  # before chirpsyncer: its login-failure receiver must run first
     "csp",
     "chirpsyncer",
     "scheduling",
@@ -78,6 +81,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "csp.middleware.CSPMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
 
 ROOT_URLCONF = "chirpsyncer.urls"
@@ -131,6 +135,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out sign-in before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/tasks/"
@@ -241,6 +250,23 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": ["'none'"],
     }
 }
+
+# --- Login throttling (django-axes) -----------------------------------------------------
+# Five failed sign-ins for one username from one address lock that pair out
+# for LOGIN_LOCKOUT_MINUTES, counted from the fifth failure; other usernames and
+# addresses are unaffected. `manage.py axes_reset_username NAME` lifts a lock early.
+LOGIN_LOCKOUT_MINUTES = env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1, maximum=43_200)  # 30 days
+# The address comes from REMOTE_ADDR unless a trusted proxy's header is named here.
+CLIENT_IP_HEADER = env_header("CLIENT_IP_HEADER")
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # a refused try does not extend the lock
+AXES_RESET_ON_SUCCESS = True
+AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins would fill a table nothing prunes
+AXES_CLIENT_IP_CALLABLE = "chirpsyncer.client_ip.client_ip"
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False  # no start-up banner in every command; chirpsyncer.signins logs attempts
 
 # --- Logging -----------------------------------------------------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()

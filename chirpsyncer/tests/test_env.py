@@ -110,6 +110,7 @@ def test_booleans_accept_the_usual_spellings(monkeypatch, raw, expected):
         (lambda: env_bool("CS_TEST_A", True), "flase", "expected one of true/false"),
         (lambda: env_int("CS_TEST_A", 1), "abc", "invalid literal"),
         (lambda: env_int("CS_TEST_A", 1, minimum=1), "0", "at least 1"),
+        (lambda: env_int("CS_TEST_A", 1, maximum=9), "10", "at most 9"),
         (lambda: env_float("CS_TEST_A", 1.0), "fast", "could not convert"),
         (lambda: env_database("CS_TEST_A", "sqlite:///x"), "nonsense://x", "expected sqlite"),
         (lambda: env_database("CS_TEST_A", "sqlite:///x"), "postgres://h:5432/", "no database"),
