@@ -113,31 +113,28 @@ def test_a_metrics_token_with_a_space_stops_start_up_without_printing_it():
 STRONG_KEY = "Kx8-" + "v3ry-l0ng-and-r4ndom-" * 3  # check --deploy wants 50+ varied characters
 
 
-def test_the_deploy_check_passes_with_only_a_secret_key_and_allowed_hosts():
-    result = manage(
+def deploy_check(**variables: str):
+    """`check --deploy --fail-level WARNING` with a strong key, a host name and `variables`."""
+    return manage(
         "check",
         "--deploy",
         "--fail-level",
         "WARNING",
         SECRET_KEY=STRONG_KEY,
         ALLOWED_HOSTS="scheduler.example.com",
+        **variables,
     )
+
+
+def test_the_deploy_check_passes_with_only_a_secret_key_and_allowed_hosts():
+    result = deploy_check()
 
     assert result.returncode == 0, result.stderr
     assert "System check identified no issues" in result.stdout
 
 
 def test_the_deploy_check_fails_when_a_protection_is_switched_off():
-    result = manage(
-        "check",
-        "--deploy",
-        "--fail-level",
-        "WARNING",
-        SECRET_KEY=STRONG_KEY,
-        ALLOWED_HOSTS="scheduler.example.com",
-        SECURE_SSL_REDIRECT="false",
-        SESSION_COOKIE_SECURE="false",
-    )
+    result = deploy_check(SECURE_SSL_REDIRECT="false", SESSION_COOKIE_SECURE="false")
 
     assert result.returncode != 0
     assert "security.W008" in result.stderr and "security.W012" in result.stderr
