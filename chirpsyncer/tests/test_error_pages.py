@@ -48,3 +48,13 @@ def test_a_bad_request_is_a_plain_400(browser):
     assert response.status_code == 400
     assert "Bad request" in response.text
     assert "forged" not in response.text
+
+
+def test_a_post_without_its_csrf_token_gets_the_site_page():
+    browser = Client(enforce_csrf_checks=True)
+
+    response = browser.post("/accounts/login/", {"username": "a", "password": "b"})
+
+    assert response.status_code == 403
+    assert "This form could not be accepted" in response.text
+    assert "<style" not in response.text  # Django's own page has an inline style the CSP blocks
