@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format migrate browser-deps clean
+.PHONY: run test lint format migrate dev-env browser-deps clean
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,12 +17,22 @@ $(VENV)/.test-installed: requirements-test.txt $(VENV)/.installed
 	$(PY) -m pip install --quiet -r requirements-test.txt
 	touch $@
 
-# A random SECRET_KEY on first run, kept in .env (which git ignores).
+# A random SECRET_KEY on first run, and development mode (DEBUG defaults to
+# false), kept in .env (which git ignores).
 .env:
 	@echo "SECRET_KEY=$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')" > .env
-	@echo "Wrote a new SECRET_KEY to .env"
+	@echo "DEBUG=true" >> .env
+	@echo "Wrote a new SECRET_KEY and DEBUG=true to .env"
 
-migrate: $(VENV)/.installed .env
+# A .env from before DEBUG defaulted to false has no DEBUG line: without one,
+# `make run` would redirect http://127.0.0.1 to https. Add it, once, and say so.
+dev-env: .env
+	@grep -qE '^[[:space:]]*(export[[:space:]]+)?DEBUG[[:space:]]*=' .env || { \
+		[ -z "$$(tail -c1 .env)" ] || echo >> .env; \
+		echo "DEBUG=true" >> .env; \
+		echo "Added DEBUG=true to .env (development mode; DEBUG now defaults to false)"; }
+
+migrate: $(VENV)/.installed dev-env
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput -v0
 
@@ -43,7 +53,7 @@ browser-deps:
 test: $(VENV)/.test-installed browser-deps
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
-	$(PY) manage.py makemigrations --check --dry-run
+	$(PY) manage.py makemigrations --check --dry-run --settings=chirpsyncer.tests.settings
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.test-installed

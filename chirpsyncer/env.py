@@ -25,6 +25,8 @@ env = environ.Env()
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 _DB_ENGINES = {"django.db.backends.sqlite3", "django.db.backends.postgresql"}
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9]+([-_][A-Za-z0-9]+)*$")
+_TOKEN = re.compile(r"^[\x21-\x7e]+$")  # visible ASCII: what an HTTP header carries intact
 
 
 # `NAME=value   # comment`: the comment starts at whitespace + "#" in an unquoted value.
@@ -44,7 +46,7 @@ def read_env_file(path: Path) -> None:
         environ.Env.read_env(io.StringIO(text), overwrite=False)
 
 
-def _read(name: str, parse: Callable[[str], T], default: T) -> T:
+def _read(name: str, parse: Callable[[str], T], default: T, secret: bool = False) -> T:
     raw = os.environ.get(name)
     if raw is None:
         return default
@@ -53,18 +55,21 @@ def _read(name: str, parse: Callable[[str], T], default: T) -> T:
     except (ValueError, TypeError, ImproperlyConfigured) as exc:
         # django-environ raises ImproperlyConfigured itself for unknown URL
         # schemes, without saying which variable held the URL.
-        raise ImproperlyConfigured(f"Setting {name}={raw!r} is invalid: {exc}") from exc
+        shown = "<hidden>" if secret else repr(raw)
+        raise ImproperlyConfigured(f"Setting {name}={shown} is invalid: {exc}") from exc
 
 
 def env_str(name: str, default: str) -> str:
     return _read(name, str, default)
 
 
-def env_int(name: str, default: int, minimum: int | None = None) -> int:
+def env_int(name: str, default: int, minimum: int | None = None, maximum: int | None = None) -> int:
     def parse(raw: str) -> int:
         value = int(raw.strip())
         if minimum is not None and value < minimum:
             raise ValueError(f"must be at least {minimum}")
+        if maximum is not None and value > maximum:
+            raise ValueError(f"must be at most {maximum}")
         return value
 
     return _read(name, parse, default)
@@ -141,3 +146,42 @@ def env_admins(name: str) -> list[tuple[str, str]]:
         return admins
 
     return _read(name, parse, [])
+
+
+def _meta_key(raw: str) -> str:
+    """`X-Forwarded-Proto` or `HTTP_X_FORWARDED_PROTO` -> the request.META key."""
+    name = raw.strip()
+    if not _HEADER_NAME.match(name):
+        raise ValueError("expected a header name such as X-Forwarded-For")
+    key = name.upper().replace("-", "_")
+    return key if key.startswith("HTTP_") else f"HTTP_{key}"
+
+
+def env_header(name: str) -> str:
+    """An HTTP request header a trusted proxy sets, as its request.META key ("" when unset)."""
+    return _read(name, lambda raw: _meta_key(raw) if raw.strip() else "", "")
+
+
+def env_proxy_ssl_header(name: str) -> tuple[str, str] | None:
+    """SECURE_PROXY_SSL_HEADER as `HEADER,value`, e.g. `X-Forwarded-Proto,https`."""
+
+    def parse(raw: str) -> tuple[str, str] | None:
+        if not raw.strip():
+            return None
+        header, comma, value = raw.partition(",")
+        if not comma or not value.strip() or "," in value:
+            raise ValueError("expected HEADER,value such as X-Forwarded-Proto,https")
+        return _meta_key(header), value.strip()
+
+    return _read(name, parse, None)
+
+
+def env_token(name: str) -> str:
+    """A shared secret sent in a header: visible ASCII only, so it survives HTTP intact."""
+
+    def parse(raw: str) -> str:
+        if raw and not _TOKEN.match(raw):
+            raise ValueError("use visible ASCII characters only (no spaces)")
+        return raw
+
+    return _read(name, parse, "", secret=True)

@@ -2,11 +2,13 @@
 
 Everything comes from the environment (and an optional `.env` beside
 manage.py) through the strict readers in `chirpsyncer.env`; `.env.example`
-documents each variable. With nothing set, a fresh checkout runs on a SQLite
-file with mail printed to the console.
+documents each variable. DEBUG is off unless set, and then the site is
+hardened for https; with only SECRET_KEY set it runs on a SQLite file with mail
+printed to the console. `make run` writes DEBUG=true into `.env`.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -17,9 +19,12 @@ from chirpsyncer.env import (
     env_database,
     env_email,
     env_float,
+    env_header,
     env_int,
     env_list,
+    env_proxy_ssl_header,
     env_str,
+    env_token,
     read_env_file,
 )
 
@@ -27,11 +32,17 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 read_env_file(BASE_DIR / ".env")
 
 # --- Core ------------------------------------------------------------------
-DEBUG = env_bool("DEBUG", True)
+# Off unless asked for: a deployment that forgets DEBUG must not show the debug
+# page (settings, environment, tracebacks) to anonymous visitors. `make run`
+# writes DEBUG=true into .env for development.
+DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_str("SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set when DEBUG is off. For development, `make run` writes "
+            "a .env with a SECRET_KEY and DEBUG=true."
+        )
     SECRET_KEY = "insecure-development-key-only-used-with-DEBUG-on"
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -51,6 +62,8 @@ INSTALLED_APPS = [
     "bootstrap",  # django-bootstrap-static: Bootstrap 5 served locally
     "django_htmx",
     "django_apscheduler",
+    "axes",  # before chirpsyncer: its login-failure receiver must run first
+    "csp",
     "chirpsyncer",
     "scheduling",
     "maintenance",
@@ -67,6 +80,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
 
 ROOT_URLCONF = "chirpsyncer.urls"
@@ -120,6 +135,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out sign-in before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/tasks/"
@@ -195,7 +215,58 @@ SCHEDULER_HEARTBEAT_SECONDS = env_float("SCHEDULER_HEARTBEAT_SECONDS", 5.0, mini
 SCHEDULER_SHUTDOWN_GRACE_SECONDS = env_float("SCHEDULER_SHUTDOWN_GRACE_SECONDS", 30.0, minimum=0)
 SCHEDULER_LEASE_SECONDS = env_float("SCHEDULER_LEASE_SECONDS", 30.0, minimum=1)
 SCHEDULER_MISFIRE_GRACE_SECONDS = env_int("SCHEDULER_MISFIRE_GRACE_SECONDS", 300, minimum=1)
-METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+METRICS_TOKEN = env_token("METRICS_TOKEN")
+
+# --- Production hardening ------------------------------------------------------------
+# Secure by default once DEBUG is off; plain http for development with DEBUG on.
+# Each can be overridden, e.g. SECURE_SSL_REDIRECT=false when a proxy redirects.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+if not SECURE_HSTS_PRELOAD:
+    # Joining the browsers' preload list is the domain owner's decision
+    # (hstspreload.org), not a default; check --deploy would warn about it.
+    SILENCED_SYSTEM_CHECKS = ["security.W021"]
+# Behind a TLS-terminating proxy: `X-Forwarded-Proto,https`. Only set it when the
+# proxy always sets (or strips) that header, or clients could claim https.
+SECURE_PROXY_SSL_HEADER = env_proxy_ssl_header("SECURE_PROXY_SSL_HEADER")
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+# Scripts and styles only from our own static files: no inline code, no CDN.
+# Bootstrap's CSS draws its icons (select arrows, close buttons) as data: SVGs.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
+# --- Login throttling (django-axes) -----------------------------------------------------
+# Five failed sign-ins for one username from one address lock that pair out
+# for LOGIN_LOCKOUT_MINUTES, counted from the fifth failure; other usernames and
+# addresses are unaffected. `manage.py axes_reset_username NAME` lifts a lock early.
+LOGIN_LOCKOUT_MINUTES = env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1, maximum=43_200)  # 30 days
+# The address comes from REMOTE_ADDR unless a trusted proxy's header is named here.
+CLIENT_IP_HEADER = env_header("CLIENT_IP_HEADER")
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # a refused try does not extend the lock
+AXES_RESET_ON_SUCCESS = True
+AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins would fill a table nothing prunes
+AXES_CLIENT_IP_CALLABLE = "chirpsyncer.client_ip.client_ip"
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False  # no start-up banner in every command; chirpsyncer.signins logs attempts
 
 # --- Logging -----------------------------------------------------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()

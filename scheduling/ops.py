@@ -26,22 +26,41 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse(body, status=200 if healthy else 503)
 
 
-def _authorised(request: HttpRequest) -> bool:
+def _refusal(request: HttpRequest) -> HttpResponse | None:
+    """403 when no token is configured outside DEBUG, 401 for a missing or wrong token.
+
+    Any header value is compared as bytes (`Bearer café`, a lone surrogate
+    from the test client, 8 KB of garbage), so a bad header is a 401, never a
+    500, and the comparison takes the same time however much of it matches.
+    """
     token = settings.METRICS_TOKEN
     if not token:
-        return True
-    header = request.headers.get("Authorization", "")
-    scheme, _, supplied = header.partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(supplied.strip(), token)
+        if settings.DEBUG:
+            return None
+        return HttpResponse(
+            "Forbidden: set METRICS_TOKEN to enable /metrics\n",
+            status=403,
+            content_type="text/plain",
+        )
+    scheme, _, supplied = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and hmac.compare_digest(_bytes(supplied.strip()), _bytes(token)):
+        return None
+    response = HttpResponse("Unauthorized\n", status=401, content_type="text/plain")
+    response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+    return response
+
+
+def _bytes(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")  # every str, even "\ud800", has bytes
 
 
 @never_cache
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
-    if not _authorised(request):
-        response = HttpResponse("Unauthorized\n", status=401, content_type="text/plain")
-        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
-        return response
+    """Prometheus metrics; needs METRICS_TOKEN as a bearer token unless DEBUG is on."""
+    refusal = _refusal(request)
+    if refusal is not None:
+        return refusal
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SchedulerCollector())
     return HttpResponse(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

@@ -11,9 +11,12 @@ from chirpsyncer.env import (
     env_database,
     env_email,
     env_float,
+    env_header,
     env_int,
     env_list,
+    env_proxy_ssl_header,
     env_str,
+    env_token,
     read_env_file,
 )
 
@@ -86,6 +89,9 @@ def test_unset_variables_take_the_default(monkeypatch):
     assert env_list("CS_TEST_A", ["x"]) == ["x"]
     assert env_email("CS_TEST_A") is None
     assert env_admins("CS_TEST_A") == []
+    assert env_header("CS_TEST_A") == ""
+    assert env_proxy_ssl_header("CS_TEST_A") is None
+    assert env_token("CS_TEST_A") == ""
 
 
 @pytest.mark.parametrize(
@@ -104,11 +110,19 @@ def test_booleans_accept_the_usual_spellings(monkeypatch, raw, expected):
         (lambda: env_bool("CS_TEST_A", True), "flase", "expected one of true/false"),
         (lambda: env_int("CS_TEST_A", 1), "abc", "invalid literal"),
         (lambda: env_int("CS_TEST_A", 1, minimum=1), "0", "at least 1"),
+        (lambda: env_int("CS_TEST_A", 1, maximum=9), "10", "at most 9"),
         (lambda: env_float("CS_TEST_A", 1.0), "fast", "could not convert"),
         (lambda: env_database("CS_TEST_A", "sqlite:///x"), "nonsense://x", "expected sqlite"),
         (lambda: env_database("CS_TEST_A", "sqlite:///x"), "postgres://h:5432/", "no database"),
         (lambda: env_email("CS_TEST_A"), "carrier-pigeon://x", "carrier-pigeon"),
         (lambda: env_admins("CS_TEST_A"), "Ops <nobody>", "not an email"),
+        (lambda: env_header("CS_TEST_A"), "X-Forwarded-For: 1.2.3.4", "header name"),
+        (lambda: env_header("CS_TEST_A"), "X Real IP", "header name"),
+        (lambda: env_proxy_ssl_header("CS_TEST_A"), "X-Forwarded-Proto", "HEADER,value"),
+        (lambda: env_proxy_ssl_header("CS_TEST_A"), "X-Forwarded-Proto,", "HEADER,value"),
+        (lambda: env_proxy_ssl_header("CS_TEST_A"), ",https", "header name"),
+        (lambda: env_proxy_ssl_header("CS_TEST_A"), "X-Forwarded-Proto,https,on", "HEADER,value"),
+        (lambda: env_proxy_ssl_header("CS_TEST_A"), "X-Forwarded/Proto,https", "header name"),
     ],
 )
 def test_a_bad_value_names_the_variable(monkeypatch, reader, raw, hint):
@@ -144,3 +158,36 @@ def test_the_database_default_is_parsed_too(monkeypatch):
 
     assert config["ENGINE"] == "django.db.backends.sqlite3"
     assert config["NAME"] == "/tmp/x.sqlite3"
+
+
+@pytest.mark.parametrize(
+    "raw", ["X-Forwarded-Proto,https", "x-forwarded-proto, https", "HTTP_X_FORWARDED_PROTO,https"]
+)
+def test_the_proxy_ssl_header_is_read_as_django_wants_it(monkeypatch, raw):
+    monkeypatch.setenv("CS_TEST_A", raw)
+
+    assert env_proxy_ssl_header("CS_TEST_A") == ("HTTP_X_FORWARDED_PROTO", "https")
+
+
+@pytest.mark.parametrize("raw", ["X-Real-IP", "x_real_ip", "HTTP_X_REAL_IP"])
+def test_a_header_name_becomes_its_request_meta_key(monkeypatch, raw):
+    monkeypatch.setenv("CS_TEST_A", raw)
+
+    assert env_header("CS_TEST_A") == "HTTP_X_REAL_IP"
+
+
+@pytest.mark.parametrize("raw", ["with space", "café", "tab\there", "new\nline"])
+def test_a_token_that_http_would_mangle_is_refused_without_showing_it(monkeypatch, raw):
+    monkeypatch.setenv("CS_TEST_A", raw)
+
+    with pytest.raises(ImproperlyConfigured) as excinfo:
+        env_token("CS_TEST_A")
+
+    assert "CS_TEST_A=<hidden>" in str(excinfo.value)
+    assert raw not in str(excinfo.value)
+
+
+def test_a_visible_ascii_token_is_kept_as_is(monkeypatch):
+    monkeypatch.setenv("CS_TEST_A", "Abc-123_~!+/=")
+
+    assert env_token("CS_TEST_A") == "Abc-123_~!+/="

@@ -9,7 +9,7 @@ from chirpsyncer.tests.test_settings import load
 
 ROOT = Path(settings.BASE_DIR)
 DOCUMENTED = re.compile(r"^# ([A-Z][A-Z0-9_]+)=(\S*)", re.MULTILINE)
-READ = re.compile(r"""(?:env_[a-z]+|os\.environ\.get)\(\s*["']([A-Z][A-Z0-9_]+)["']""")
+READ = re.compile(r"""(?:env_[a-z_]+|os\.environ\.get)\(\s*["']([A-Z][A-Z0-9_]+)["']""")
 
 # Documented defaults that are not a plain settings attribute of the same name.
 NOT_AN_ATTRIBUTE = {
@@ -40,6 +40,8 @@ def read_by_code() -> set[str]:
 
 
 def as_documented(value) -> str:
+    if value is None:
+        return ""
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, float) and value.is_integer():

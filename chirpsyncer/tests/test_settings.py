@@ -37,10 +37,16 @@ print(json.dumps(values, default=str))
 """
 
 
+# DEBUG is off by default, and then a SECRET_KEY is required: every case gets one
+# unless it says otherwise (an empty value counts as unset).
+A_SECRET_KEY = "settings-test-key-" + "k" * 40
+
+
 def run_settings(env: dict[str, str], *names: str) -> subprocess.CompletedProcess:
     child_env = {
         "PATH": os.environ["PATH"],
         "DJANGO_SETTINGS_MODULE": "chirpsyncer.settings",
+        "SECRET_KEY": A_SECRET_KEY,
         **env,
     }
     return subprocess.run(
@@ -77,14 +83,20 @@ def test_fresh_checkout_uses_a_sqlite_file_tuned_for_concurrent_writers():
     assert "journal_mode=WAL" in db["OPTIONS"]["init_command"]
 
 
-def test_fresh_checkout_prints_mail_and_runs_in_utc_with_debug_on():
-    values = load({}, "EMAIL_BACKEND", "TIME_ZONE", "DEBUG", "SMTP_ENABLED", "SECRET_KEY")
+def test_fresh_checkout_prints_mail_and_runs_in_utc_with_debug_off():
+    values = load({}, "EMAIL_BACKEND", "TIME_ZONE", "DEBUG", "SMTP_ENABLED")
 
     assert values["EMAIL_BACKEND"] == "django.core.mail.backends.console.EmailBackend"
     assert values["SMTP_ENABLED"] is False
     assert values["TIME_ZONE"] == "UTC"
+    assert values["DEBUG"] is False
+
+
+def test_debug_on_without_a_secret_key_uses_the_development_key():
+    values = load({"DEBUG": "true", "SECRET_KEY": ""}, "DEBUG", "SECRET_KEY")
+
     assert values["DEBUG"] is True
-    assert values["SECRET_KEY"]
+    assert values["SECRET_KEY"].startswith("insecure-development-key")
 
 
 def test_settings_read_the_env_file_beside_manage_py():
@@ -213,13 +225,13 @@ def test_smtp_enabled_without_a_server_stops_start_up():
 
 
 def test_production_requires_a_secret_key():
-    message = failure({"DEBUG": "false"})
+    message = failure({"SECRET_KEY": ""})
 
     assert "SECRET_KEY must be set when DEBUG is off" in message
 
 
 def test_production_starts_with_a_secret_key():
-    values = load({"DEBUG": "false", "SECRET_KEY": "s3cret-for-test"}, "DEBUG", "SECRET_KEY")
+    values = load({"SECRET_KEY": "s3cret-for-test"}, "DEBUG", "SECRET_KEY")
 
     assert values["DEBUG"] is False
     assert values["SECRET_KEY"] == "s3cret-for-test"

@@ -6,6 +6,8 @@
  *   history fragment (django-htmx answers HX-Request with the partial) every 2 s.
  * - The schedule form: show only the fields of the chosen trigger, and preview a
  *   cron expression (description, next runs, or the error) as it is typed.
+ * - A filter <select data-autosubmit> submits its form when changed (here, not in an
+ *   inline onchange, which the Content-Security-Policy forbids).
  */
 (function () {
   "use strict";
@@ -157,6 +159,14 @@
     if (zone) zone.addEventListener("change", later);
     if (input.value) ask();
   }
+
+  // Delegated, so it also works for filters inside a fragment that was redrawn.
+  document.addEventListener("change", function (event) {
+    var target = event.target;
+    if (target.matches && target.matches("select[data-autosubmit]") && target.form) {
+      target.form.submit();
+    }
+  });
 
   document.addEventListener("DOMContentLoaded", function () {
     var table = document.getElementById("task-table");
