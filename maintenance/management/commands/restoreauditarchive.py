@@ -31,6 +31,8 @@ class Command(BaseCommand):
             try:
                 restored += self.restore_one(path)
             except RestoreError as exc:
+                if len(files) == 1:
+                    raise CommandError(f"Cannot restore {exc}. Nothing was restored.") from exc
                 refused.append(exc)
                 self.stderr.write(f"Refused {exc}. Nothing was restored from this file.")
         if len(files) > 1:
@@ -38,8 +40,6 @@ class Command(BaseCommand):
                 f"{len(files) - len(refused)} of {len(files)} files restored, "
                 f"{restored} audit-log rows in all."
             )
-        if len(refused) == 1 and len(files) == 1:
-            raise CommandError(f"Cannot restore {refused[0]}. Nothing was restored.")
         if refused:
             names = "; ".join(str(exc) for exc in refused)
             raise CommandError(
