@@ -6,7 +6,9 @@ decides when, so it can see a run queued and then see it finish, without
 sleeping. Screenshots go to test-artifacts/ for a human to look at.
 """
 
+import os
 import re
+import socket
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
@@ -280,7 +282,9 @@ def test_the_cron_field_previews_errors_and_next_runs_as_you_type(
     page.screenshot(path=str(ARTIFACTS / "task-detail-saved.png"), full_page=True)
 
 
-def test_a_viewer_sees_how_runs_went_and_an_operator_sees_why(page, live_server, tasks):
+def test_a_viewer_sees_how_runs_went_and_an_operator_sees_why(
+    page, live_server, tasks, scheduler_thread
+):
     """The same failed run through two pairs of eyes: no details without view_task."""
     from django.contrib.auth.models import Group
 
@@ -301,6 +305,10 @@ def test_a_viewer_sees_how_runs_went_and_an_operator_sees_why(page, live_server,
     secrets = ["No space left", "/srv/chirpsyncer", "worker-1", "4321"]
 
     _sign_in(page, live_server, "reader")
+    expect(page.locator("#scheduler-banner")).to_have_attribute("data-state", "running")
+    page.screenshot(path=str(ARTIFACTS / "permissions-viewer-list.png"), full_page=True)
+    banner = page.locator("#scheduler-banner").inner_text()
+    assert socket.gethostname() not in banner and str(os.getpid()) not in banner
     page.goto(f"{live_server.url}/tasks/archive_audit_logs/")
     expect(page.locator(f'tr[data-execution="{failed.pk}"] .badge')).to_have_text("Failed")
     expect(page.locator("#history .details-hidden")).to_contain_text("Can view task")
