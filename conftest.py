@@ -1,18 +1,20 @@
 """Project-wide fixtures: the named personas every app's tests use."""
 
 import pytest
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Group, Permission
 
 from chirpsyncer.tests.factories import UserFactory
+from scheduling.groups import VIEWERS, ensure_groups
 
 
 @pytest.fixture
 def staff(db):
-    """A staff member who may run and change tasks."""
+    """A staff member who may see run details, run and change tasks."""
     user = UserFactory(username="staff", is_staff=True, email="staff@example.com")
     user.user_permissions.add(
         *Permission.objects.filter(
-            content_type__app_label="scheduling", codename__in=["run_task", "change_task"]
+            content_type__app_label="scheduling",
+            codename__in=["view_task", "run_task", "change_task"],
         )
     )
     return user
@@ -20,8 +22,17 @@ def staff(db):
 
 @pytest.fixture
 def viewer(db):
-    """A signed-in user with no permissions: may look, may not touch."""
+    """A signed-in user with no permissions: sees what runs and how it went, not the details."""
     return UserFactory(username="viewer")
+
+
+@pytest.fixture
+def task_viewer(db):
+    """A signed-in user (not staff) in the "Task viewers" group: sees every detail of runs."""
+    ensure_groups()
+    user = UserFactory(username="task-viewer")
+    user.groups.add(Group.objects.get(name=VIEWERS))
+    return user
 
 
 @pytest.fixture
@@ -38,6 +49,12 @@ def staff_client(client, staff):
 @pytest.fixture
 def viewer_client(client, viewer):
     client.force_login(viewer)
+    return client
+
+
+@pytest.fixture
+def task_viewer_client(client, task_viewer):
+    client.force_login(task_viewer)
     return client
 
 

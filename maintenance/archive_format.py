@@ -16,6 +16,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from maintenance.files import create_private
+
 COLUMNS = (
     "id",
     "user_id",
@@ -96,7 +98,7 @@ class CompressingWriter:
 
     def __init__(self, path: Path):
         self.path = path
-        self.handle = open(path, "xb")  # closed in close()
+        self.handle = os.fdopen(create_private(path), "wb")  # 0600; closed in close()
         self.raw = _HashingFile(self.handle)
         self.blocks: queue.Queue[bytes | None] = queue.Queue(maxsize=4)
         self.error: BaseException | None = None

@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from maintenance.files import (
     MaintenanceError,
+    create_private,
     describe_os_error,
     exclusive_lock,
     fsync_directory,
@@ -60,6 +61,7 @@ def sqlite_copy(source: str, target: Path) -> None:
     and (in WAL mode) writers are never blocked. Stepping page by page would
     restart the copy each time another connection writes.
     """
+    os.close(create_private(target))  # SQLite keeps the mode of an (empty) existing file
     src = sqlite3.connect(source, timeout=settings.SQLITE_BUSY_TIMEOUT)
     try:
         dst = sqlite3.connect(target)
@@ -107,7 +109,7 @@ class _FdWriter:
 
 def gzip_file(source: Path, target: Path) -> None:
     """Compress `source` into a new file `target` and fsync it."""
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fd = create_private(target)
     try:
         with (
             open(source, "rb") as raw,
@@ -188,7 +190,8 @@ def pg_connection_args(db: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
 
 
 def _run(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
-    result = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    """Run a PostgreSQL client tool; what it creates (pg_dump's file) is private (umask 077)."""
+    result = subprocess.run(argv, env=env, capture_output=True, text=True, check=False, umask=0o077)
     if result.returncode != 0:
         raise MaintenanceError(
             f"{Path(argv[0]).name} exited with {result.returncode}: "

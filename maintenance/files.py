@@ -9,19 +9,35 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+# Backups and archives hold password hashes, session keys and credential secrets:
+# only the account that runs the maintenance may read them.
+PRIVATE_FILE, PRIVATE_DIRECTORY = 0o600, 0o700
+
 
 class MaintenanceError(RuntimeError):
     """A maintenance task failed for a reason an operator can act on."""
+
+
+def create_private(path: Path) -> int:
+    """Create `path` (it must not exist) readable by its owner only; returns a write fd.
+
+    The mode is set by open(2) itself, so no byte is ever readable by others;
+    a chmod after writing would leave a window. O_EXCL also refuses to follow
+    a symlink planted at `path`.
+    """
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
 
 
 def prepare_directory(directory: Path, purpose: str) -> Path:
     """Create `directory` if needed and prove it is writable, or raise MaintenanceError.
 
     Checked up front so an unwritable setting fails with a message naming the
-    setting's directory, not with a traceback from deep inside a write.
+    setting's directory, not with a traceback from deep inside a write. A
+    directory created here is private to its owner (0700); an existing one
+    keeps the mode its owner gave it.
     """
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        directory.mkdir(mode=PRIVATE_DIRECTORY, parents=True, exist_ok=True)
     except OSError as exc:
         raise MaintenanceError(f"Cannot create {purpose} directory {directory}: {exc}") from exc
     probe = directory / f".write-test-{os.getpid()}"

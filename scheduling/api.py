@@ -3,6 +3,9 @@
 `/api/tasks/status/` answers in a fixed number of queries (the task rows, one
 GROUP BY over the last 7 days, the heartbeat), so polling it every few
 seconds from every open /tasks/ page stays cheap however long the history.
+Users without `scheduling.view_task` get the same document without the
+details keys (`func`, `kwargs`, the scheduler's `host`, `pid`, `leader`):
+the keys are left out, not set to null.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
 from django.utils import timezone
 
-from scheduling import cron, display, stats
+from scheduling import access, cron, display, stats
 from scheduling.access import signed_in
 from scheduling.engine import heartbeat
 from scheduling.models import Task
@@ -24,9 +27,16 @@ from scheduling.scheduler import task_status
 PREVIEW_RUNS = 5
 
 
-def task_json(task: Task, weekly: stats.WeeklyCounts, tasks_url: str) -> dict[str, Any]:
-    """One task as the status API shows it: the Python API's fields plus recent figures."""
+def task_json(
+    task: Task, weekly: stats.WeeklyCounts, tasks_url: str, *, details: bool
+) -> dict[str, Any]:
+    """One task as the status API shows it: the Python API's fields plus recent figures.
+
+    Without `details`, the keys only `scheduling.view_task` may see are left out.
+    """
     data = task_status(task)
+    if not details:
+        data = access.without(data, access.TASK_DETAIL_KEYS)
     data.update(
         {
             "url": f"{tasks_url}{task.name}/",  # as get_absolute_url, without 100 reverse()
@@ -47,15 +57,21 @@ def task_json(task: Task, weekly: stats.WeeklyCounts, tasks_url: str) -> dict[st
 
 @signed_in
 def task_status_api(request: HttpRequest) -> JsonResponse:
+    details = access.sees_details(request.user)
     tasks = list(Task.objects.order_by("name"))
     weekly = stats.weekly_counts()
     tasks_url = reverse("scheduling:task-list")
+    scheduler = heartbeat.current_state()
     return JsonResponse(
         {
             "generated_at": timezone.now(),
-            "scheduler": heartbeat.current_state(),
+            "scheduler": scheduler
+            if details
+            else access.without(scheduler, access.SCHEDULER_DETAIL_KEYS),
             "tasks": [
-                task_json(task, weekly.get(task.pk, stats.WeeklyCounts()), tasks_url)
+                task_json(
+                    task, weekly.get(task.pk, stats.WeeklyCounts()), tasks_url, details=details
+                )
                 for task in tasks
             ],
         }

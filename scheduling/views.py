@@ -6,6 +6,10 @@ history pages from `scheduling.history` (keyset, no COUNT). The actions
 (trigger, toggle, configure) go through `TaskScheduler` / `services.save_task`
 so the rules are the ones the admin and the Python API use, and each one
 writes an AuditLog row.
+
+What a run's details are (kwargs, func, result, error, host/pid, requester)
+is decided in `scheduling.access`; the views pass `sees_details` to the
+templates and never put the details in a context that will not show them.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from scheduling import audit, history, services, stats, triggers
+from scheduling import access, audit, history, services, stats, triggers
 from scheduling.access import permission, signed_in, wants_json
 from scheduling.engine import heartbeat
 from scheduling.forms import TaskScheduleForm
@@ -67,6 +71,7 @@ def task_list(request: HttpRequest) -> HttpResponse:
         "status_choices": [*ExecutionStatus.choices, (NEVER_RUN, "Never run")],
         "scheduler": heartbeat.current_state(),
         "can_run": request.user.has_perm("scheduling.run_task"),
+        "sees_details": access.sees_details(request.user),
     }
     return render(request, "scheduling/task_list.html", context)
 
@@ -93,6 +98,7 @@ def _detail_context(request: HttpRequest, task: Task, form: TaskScheduleForm | N
         "form": form,
         "can_run": request.user.has_perm("scheduling.run_task"),
         "can_change": can_change,
+        "sees_details": access.sees_details(request.user),
         "scheduler": heartbeat.current_state(),
     }
 
@@ -107,6 +113,7 @@ def _render_detail(
             "task": task,
             "page": history.page(task, status=status_filter, before=request.GET.get("before")),
             "status_filter": status_filter,
+            "sees_details": access.sees_details(request.user),
         }
         return render(request, "scheduling/_history.html", context)
     context = _detail_context(request, task, form)
@@ -123,12 +130,13 @@ def execution_detail(request: HttpRequest, name: str, pk: int) -> HttpResponse:
     execution = get_object_or_404(
         TaskExecution.objects.select_related("task", "requested_by"), task__name=name, pk=pk
     )
-    context = {
-        "execution": execution,
-        "task": execution.task,
-        "result_json": _pretty_json(execution.result),
-        "kwargs_json": _pretty_json(execution.kwargs),
-    }
+    context = {"execution": execution, "task": execution.task, "sees_details": False}
+    if access.sees_details(request.user):
+        context.update(
+            sees_details=True,
+            result_json=_pretty_json(execution.result),
+            kwargs_json=_pretty_json(execution.kwargs),
+        )
     return render(request, "scheduling/execution_detail.html", context)
 
 
@@ -149,15 +157,27 @@ def _back(request: HttpRequest, task: Task) -> str:
     return task.get_absolute_url()
 
 
+def _action_json(
+    request: HttpRequest, task: Task, message: str, execution: TaskExecution | None
+) -> dict[str, Any]:
+    """The JSON answer to an action; `run_task` alone does not show a run's details."""
+    details = access.sees_details(request.user)
+    data = task_status(task)
+    body = {"ok": True, "message": message}
+    body["task"] = data if details else access.without(data, access.TASK_DETAIL_KEYS)
+    if execution is not None:
+        summary = {**execution_summary(execution), "url": execution.get_absolute_url()}
+        body["execution"] = (
+            summary if details else access.without(summary, access.EXECUTION_DETAIL_KEYS)
+        )
+    return body
+
+
 def _done(
     request: HttpRequest, task: Task, message: str, execution: TaskExecution | None = None
 ) -> HttpResponse:
     if wants_json(request):
-        body = {"ok": True, "message": message, "task": task_status(task)}
-        if execution is not None:
-            body["execution"] = execution_summary(execution)
-            body["execution"]["url"] = execution.get_absolute_url()
-        return JsonResponse(body)
+        return JsonResponse(_action_json(request, task, message, execution))
     messages.success(request, message)
     return redirect(_back(request, task))
 

@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 
 from scheduling.models import SchedulerNode
+from scheduling.tests import sentinels
 from scheduling.tests.factories import TaskExecutionFactory, TaskFactory
 
 pytestmark = pytest.mark.django_db
@@ -62,17 +63,42 @@ def test_it_lists_every_task_with_status_schedule_and_counters(viewer_client):
     assert body["tasks"][1]["last_7_days"]["success_rate"] is None
 
 
-def test_it_includes_the_scheduler_heartbeat(viewer_client):
+def test_it_includes_the_scheduler_heartbeat(task_viewer_client):
     SchedulerNode.objects.create(node_id="n1", host="worker-1", pid=77, is_leader=True)
-    scheduler = viewer_client.get("/api/tasks/status/").json()["scheduler"]
+    scheduler = task_viewer_client.get("/api/tasks/status/").json()["scheduler"]
     assert scheduler["state"] == "running"
     assert (scheduler["host"], scheduler["pid"], scheduler["nodes"]) == ("worker-1", 77, 1)
+    assert scheduler["leader"] == "worker-1:77"
+
+
+def test_viewers_without_the_permission_get_no_detail_keys(viewer_client):
+    sentinels.task_with_secrets()
+    response = viewer_client.get("/api/tasks/status/")
+    assert sentinels.leaked(response.content.decode()) == []
+    body = response.json()
+    (task,) = body["tasks"]
+    assert "func" not in task and "kwargs" not in task
+    assert (task["name"], task["schedule"], task["run_count"]) == ("backup", "0 * * * *", 0)
+    assert body["scheduler"]["state"] == "running" and body["scheduler"]["nodes"] == 1
+    assert not {"host", "pid", "leader"} & set(body["scheduler"])
+
+
+@pytest.mark.parametrize("client_name", ["task_viewer_client", "staff_client", "admin_client_"])
+def test_people_with_the_permission_get_func_kwargs_and_the_scheduler_host(request, client_name):
+    sentinels.task_with_secrets()
+    body = request.getfixturevalue(client_name).get("/api/tasks/status/").json()
+    (task,) = body["tasks"]
+    assert task["func"] == sentinels.FUNC
+    assert task["kwargs"] == {"target": sentinels.TASK_KWARG}
+    assert body["scheduler"]["host"] == sentinels.SCHEDULER_HOST
+    assert body["scheduler"]["pid"] == sentinels.SCHEDULER_PID
 
 
 def test_status_queries_do_not_grow_with_tasks(viewer_client, django_assert_max_num_queries):
     for _ in range(30):
         TaskExecutionFactory(task=TaskFactory())
-    with django_assert_max_num_queries(5):
+    # session, user, its permissions (2), tasks, 7-day counts, heartbeat
+    with django_assert_max_num_queries(7):
         assert len(viewer_client.get("/api/tasks/status/").json()["tasks"]) == 30
 
 

@@ -6,7 +6,9 @@ decides when, so it can see a run queued and then see it finish, without
 sleeping. Screenshots go to test-artifacts/ for a human to look at.
 """
 
+import os
 import re
+import socket
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
@@ -278,3 +280,55 @@ def test_the_cron_field_previews_errors_and_next_runs_as_you_type(
     assert Task.objects.get(name="archive_audit_logs").cron_expression == "*/15 9-17 * * MON-FRI"
     expect(page.locator("#upcoming li")).to_have_count(5)
     page.screenshot(path=str(ARTIFACTS / "task-detail-saved.png"), full_page=True)
+
+
+def test_a_viewer_sees_how_runs_went_and_an_operator_sees_why(
+    page, live_server, tasks, scheduler_thread
+):
+    """The same failed run through two pairs of eyes: no details without view_task."""
+    from django.contrib.auth.models import Group
+
+    from scheduling.groups import OPERATORS, ensure_groups
+
+    ensure_groups()
+    UserFactory(username="reader", password=PASSWORD)  # an ordinary ChirpSyncer account
+    operator = UserFactory(username="operator", is_staff=True, password=PASSWORD)
+    operator.groups.add(Group.objects.get(name=OPERATORS))
+    failed = tasks["archive_audit_logs"].executions.filter(status="failed").first()
+    TaskExecution.objects.filter(pk=failed.pk).update(
+        error="OSError: [Errno 28] No space left on device\n\nTraceback (most recent call last):\n"
+        '  File "/srv/chirpsyncer/maintenance/archive.py", line 120, in write_rows\n',
+        requested_by=operator,
+        pid=4321,
+    )
+    run_url = f"{live_server.url}{failed.get_absolute_url()}"
+    secrets = ["No space left", "/srv/chirpsyncer", "worker-1", "4321"]
+
+    _sign_in(page, live_server, "reader")
+    expect(page.locator("#scheduler-banner")).to_have_attribute("data-state", "running")
+    page.screenshot(path=str(ARTIFACTS / "permissions-viewer-list.png"), full_page=True)
+    banner = page.locator("#scheduler-banner").inner_text()
+    assert socket.gethostname() not in banner and str(os.getpid()) not in banner
+    page.goto(f"{live_server.url}/tasks/archive_audit_logs/")
+    expect(page.locator(f'tr[data-execution="{failed.pk}"] .badge')).to_have_text("Failed")
+    expect(page.locator("#history .details-hidden")).to_contain_text("Can view task")
+    text = page.locator("body").inner_text()
+    assert "days_old" not in text and "factories.noop" not in text and "worker-1" not in text
+    page.screenshot(path=str(ARTIFACTS / "permissions-viewer-task.png"), full_page=True)
+    page.goto(run_url)
+    expect(page.locator("#details-hidden")).to_contain_text("Can view task")
+    page.screenshot(path=str(ARTIFACTS / "permissions-viewer-run.png"), full_page=True)
+    text = page.locator("body").inner_text()
+    assert [s for s in secrets if s in text] == [] and "operator" not in text
+
+    page.click("text=Sign out")
+    _sign_in(page, live_server, "operator")
+    page.goto(f"{live_server.url}/tasks/archive_audit_logs/")
+    expect(page.locator(f'tr[data-execution="{failed.pk}"]')).to_contain_text("No space left")
+    expect(page.locator(".config")).to_contain_text("days_old")
+    page.screenshot(path=str(ARTIFACTS / "permissions-operator-task.png"), full_page=True)
+    page.goto(run_url)
+    expect(page.locator("#traceback")).to_contain_text("/srv/chirpsyncer/maintenance/archive.py")
+    text = page.locator("body").inner_text()
+    assert all(s in text for s in secrets)
+    page.screenshot(path=str(ARTIFACTS / "permissions-operator-run.png"), full_page=True)

@@ -4,11 +4,13 @@ import json
 from datetime import UTC, timedelta
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.test import Client
 from django.utils import timezone
 
 from chirpsyncer.models import AuditLog
 from scheduling.models import Task, TaskExecution
+from scheduling.tests import sentinels
 from scheduling.tests.factories import TaskFactory
 
 pytestmark = pytest.mark.django_db
@@ -135,6 +137,19 @@ def test_run_now_answers_json_when_asked(staff_client, task):
     assert body["ok"] is True
     assert body["execution"]["status"] == "queued"
     assert body["execution"]["url"] == f"/tasks/backup/executions/{body['execution']['id']}/"
+    assert body["task"]["func"] == task.func and "result" in body["execution"]
+
+
+def test_run_now_json_leaves_out_details_for_someone_who_may_only_run(client, viewer):
+    viewer.user_permissions.add(Permission.objects.get(codename="run_task"))
+    client.force_login(viewer)
+    TaskFactory(name="backup", kwargs={"target": sentinels.TASK_KWARG})
+    response = client.post("/tasks/backup/trigger/", HTTP_ACCEPT="application/json")
+    body = response.json()
+    assert response.status_code == 200 and body["execution"]["status"] == "queued"
+    assert sentinels.leaked(response.content.decode()) == []
+    assert not {"func", "kwargs"} & set(body["task"])
+    assert not {"result", "error"} & set(body["execution"])
 
 
 def test_toggle_pauses_then_resumes_and_audits_both(staff_client, staff, task):

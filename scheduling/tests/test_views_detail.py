@@ -4,6 +4,7 @@ import pytest
 from django.utils import timezone
 
 from scheduling.models import TaskExecution
+from scheduling.tests import sentinels
 from scheduling.tests.factories import TaskExecutionFactory, TaskFactory
 
 pytestmark = pytest.mark.django_db
@@ -24,9 +25,9 @@ def test_unknown_task_is_404(viewer_client):
     assert viewer_client.get("/tasks/no-such-task/").status_code == 404
 
 
-def test_it_shows_configuration_and_the_next_five_fire_times(viewer_client):
+def test_it_shows_configuration_and_the_next_five_fire_times(task_viewer_client):
     TaskFactory(name="backup", cron_expression="0 3 * * *", kwargs={"keep": 7})
-    body = viewer_client.get("/tasks/backup/").content.decode()
+    body = task_viewer_client.get("/tasks/backup/").content.decode()
     assert "scheduling.tests.factories.noop" in body
     assert "At 03:00" in body
     assert body.count("03:00 UTC</span>") == 5
@@ -61,11 +62,11 @@ def test_history_pages_fifty_runs_at_a_time_newest_first(viewer_client):
     assert _ids(back) == set(ids[-50:])
 
 
-def test_history_filters_by_status(viewer_client):
+def test_history_filters_by_status(task_viewer_client):
     task = TaskFactory(name="backup")
     failed = TaskExecutionFactory(task=task, status="failed", error="RuntimeError: disk full")
     TaskExecutionFactory(task=task, status="success")
-    body = viewer_client.get("/tasks/backup/?status=failed").content.decode()
+    body = task_viewer_client.get("/tasks/backup/?status=failed").content.decode()
     assert _ids(body) == {failed.pk}
     assert "disk full" in body
 
@@ -131,3 +132,47 @@ def test_next_fire_times_read_in_the_tasks_own_timezone(viewer_client):
     TaskFactory(name="backup", cron_expression="0 3 * * *", timezone="Europe/Madrid")
     body = viewer_client.get("/tasks/backup/").content.decode()
     assert body.count(" 03:00 CE") == 5  # CET or CEST, never shifted to UTC
+
+
+HTMX = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "history"}
+
+
+@pytest.mark.parametrize("headers", [{}, HTMX], ids=["page", "htmx-history"])
+def test_viewers_without_the_permission_see_runs_but_no_details(viewer_client, headers):
+    _, succeeded, failed = sentinels.task_with_secrets()
+    body = viewer_client.get("/tasks/backup/", **headers).content.decode()
+    assert sentinels.leaked(body) == []
+    assert "Traceback" not in body
+    assert _ids(body) == {succeeded.pk, failed.pk}
+    assert f'data-execution="{failed.pk}" data-status="failed"' in body
+    assert "2.5 s" in body  # the failed run's duration
+    assert "Requested by" not in body and "<th>Error</th>" not in body
+    assert "shown only to users with the <em>Can view task</em> permission" in body
+
+
+def test_viewers_without_the_permission_see_no_failure_text_in_a_filtered_history(
+    viewer_client,
+):
+    sentinels.task_with_secrets()
+    body = viewer_client.get("/tasks/backup/?status=failed").content.decode()
+    assert sentinels.leaked(body) == []
+    assert 'data-status="failed"' in body
+
+
+@pytest.mark.parametrize("headers", [{}, HTMX], ids=["page", "htmx-history"])
+def test_task_viewers_see_every_detail_of_the_task_and_its_runs(task_viewer_client, headers):
+    sentinels.task_with_secrets()
+    body = task_viewer_client.get("/tasks/backup/", **headers).content.decode()
+    for secret in [sentinels.ERROR, sentinels.HOST, str(sentinels.PID), sentinels.REQUESTER]:
+        assert secret in body
+    if not headers:
+        assert sentinels.FUNC in body and sentinels.TASK_KWARG in body
+    assert "Can view task</em> permission" not in body
+
+
+def test_the_empty_history_spans_every_column_it_shows(client, viewer, task_viewer):
+    TaskFactory(name="backup")
+    client.force_login(viewer)
+    assert 'colspan="7"' in client.get("/tasks/backup/").content.decode()
+    client.force_login(task_viewer)
+    assert 'colspan="10"' in client.get("/tasks/backup/").content.decode()

@@ -6,7 +6,8 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from scheduling.models import SchedulerNode
+from scheduling.models import SchedulerNode, Task
+from scheduling.tests import sentinels
 from scheduling.tests.factories import TaskExecutionFactory, TaskFactory
 
 pytestmark = pytest.mark.django_db
@@ -88,11 +89,22 @@ def test_it_says_queued_runs_wait_when_no_scheduler_runs(viewer_client):
     assert "queued runs wait until a scheduler is running" in body
 
 
-def test_it_names_the_host_of_a_running_scheduler(viewer_client):
+def test_it_names_the_host_of_a_running_scheduler_to_task_viewers(task_viewer_client):
     SchedulerNode.objects.create(node_id="n1", host="worker-7", pid=4242, is_leader=True)
-    body = viewer_client.get("/tasks/").content.decode()
+    body = task_viewer_client.get("/tasks/").content.decode()
     assert 'data-state="running"' in body
     assert "worker-7" in body and "4242" in body
+
+
+def test_viewers_without_the_permission_see_status_but_no_details(viewer_client):
+    sentinels.task_with_secrets()
+    Task.objects.filter(name="backup").update(
+        last_status="failed", last_run_at=timezone.now(), last_duration_ms=2500
+    )
+    body = viewer_client.get("/tasks/").content.decode()
+    assert sentinels.leaked(body) == []
+    assert 'data-state="running"' in body and "Scheduler running</strong> since" in body
+    assert 'data-status="failed"' in body and "2.5 s" in body
 
 
 def test_it_warns_when_the_heartbeat_is_stale(viewer_client):
@@ -101,6 +113,7 @@ def test_it_warns_when_the_heartbeat_is_stale(viewer_client):
     body = viewer_client.get("/tasks/").content.decode()
     assert 'data-state="stale"' in body
     assert "queued runs wait until a scheduler is running again" in body
+    assert "worker-7" not in body  # the host is a detail
 
 
 def test_run_now_buttons_show_only_for_people_who_may_run_tasks(client, viewer, staff):
