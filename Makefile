@@ -39,6 +39,7 @@ migrate: $(VENV)/.installed dev-env
 # Web server and scheduler side by side; Ctrl-C stops both.
 run: migrate
 	$(PY) manage.py ensureadmin
+	$(PY) manage.py ensuregroups
 	$(PY) manage.py seeddemo --if-empty
 	$(PY) manage.py syncdefaulttasks
 	@echo "Serving http://$(HOST):$(PORT)/ (Ctrl-C stops the web server and the scheduler)"
