@@ -187,7 +187,7 @@ def test_staff_without_perms_cannot_see_task_admin(client, viewer):
 def test_adding_a_task_in_admin_validates_and_audits_the_creation(admin_client_):
     add = reverse("admin:scheduling_task_add")
     form = _change_form(
-        Task(name="new-task", func="scheduling.tests.factories.noop", timezone="UTC"),
+        Task(name="new-task", func="test_noop", timezone="UTC"),
         trigger_type="interval",
         interval_seconds="600",
         cron_expression="",
