@@ -13,6 +13,8 @@ from pathlib import Path
 
 from django.db import connection
 
+from scheduling.tests import tasks_for_tests  # noqa: F401 (this process registers them too)
+
 BASE_DIR = Path(__file__).resolve().parents[2]
 TEST_TASK_MODULES = "scheduling.tests.tasks_for_tests"
 
