@@ -310,3 +310,26 @@ def test_deleting_in_admin_is_audited_one_row_per_task(admin_client_, superuser)
 def test_django_apschedulers_run_jobs_admin_is_not_offered(admin_client_):
     body = admin_client_.get(reverse("admin:index")).content.decode()
     assert "djangojob" not in body.lower()
+
+
+def test_policy_notification_and_description_changes_are_audited_field_by_field(admin_client_):
+    task = TaskFactory(name="backup")
+    changes = {
+        "description": "Nightly dump",
+        "max_retries": "3",
+        "timeout_seconds": "600",
+        "allow_overlap": "on",
+        "notify_on_failure": "",
+        "notify_recipients": "ops@example.com",
+    }
+    admin_client_.post(_change_url(task), _change_form(task, **changes))
+    log = AuditLog.objects.get()
+    assert log.details["new"] == {
+        "description": "Nightly dump",
+        "allow_overlap": True,
+        "max_retries": 3,
+        "timeout_seconds": 600,
+        "notify_on_failure": False,
+        "notify_recipients": "ops@example.com",
+    }
+    assert log.details["old"]["max_retries"] == 0 and log.details["old"]["timeout_seconds"] is None
