@@ -22,7 +22,7 @@ from django_apscheduler.models import DjangoJob, DjangoJobExecution
 
 from scheduling import audit, display, registry, services
 from scheduling.audit import Actor
-from scheduling.forms import FuncChoiceField
+from scheduling.forms import FuncChoiceField, OneErrorPerCause
 from scheduling.models import (
     SCHEDULE_FIELDS,
     SchedulerLease,
@@ -78,7 +78,7 @@ for _model in (DjangoJob, DjangoJobExecution):
         admin.site.unregister(_model)
 
 
-class TaskAdminForm(forms.ModelForm):
+class TaskAdminForm(OneErrorPerCause, forms.ModelForm):
     func = FuncChoiceField()
 
     class Meta:

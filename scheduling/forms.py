@@ -63,7 +63,23 @@ class TimezoneSelect(forms.Select):
         )
 
 
-class TaskScheduleForm(forms.ModelForm):
+class OneErrorPerCause:
+    """A ModelForm mixin: a field the form already refused gets no model error on top.
+
+    The model's `clean` sees the stored value of a field whose input was refused
+    ("Enter a whole number.") and would add a second, misleading error about it
+    ("interval_seconds: None must be a positive number of seconds").
+    """
+
+    def _post_clean(self) -> None:
+        refused = {name: len(errors) for name, errors in self.errors.items()}
+        super()._post_clean()
+        for name, count in refused.items():
+            if name in self._errors:
+                del self._errors[name][count:]
+
+
+class TaskScheduleForm(OneErrorPerCause, forms.ModelForm):
     timezone = forms.ChoiceField(
         label="Time zone",
         choices=timezone_choices,

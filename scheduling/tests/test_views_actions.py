@@ -304,3 +304,26 @@ def test_a_browser_posting_hostile_kwargs_sees_the_form_again_with_the_error(
     assert "kwargs: " in body and 'id="schedule-form"' in body
     assert Task.objects.get().kwargs == {}
     assert not AuditLog.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "changes, field, message",
+    [
+        ({"trigger_type": "interval", "interval_seconds": "9" * 5000}, "interval_seconds",
+         "Enter a whole number."),
+        ({"trigger_type": "date", "run_at": "9999-12-31T23:59", "timezone": "Etc/GMT+12"},
+         "run_at", "run_at: year 9999 is out of range 1970-9000"),
+    ],
+)  # fmt: skip
+def test_a_refused_field_gets_one_error_not_a_second_about_the_stored_value(
+    staff_client, task, changes, field, message
+):
+    response = staff_client.post(
+        "/tasks/backup/configure/", _form(**changes), HTTP_ACCEPT="application/json"
+    )
+    assert [e["message"] for e in response.json()["errors"][field]] == [message]
+
+
+def test_a_json_client_is_audited_as_the_api(staff_client, task):
+    staff_client.post("/tasks/backup/toggle/", HTTP_ACCEPT="application/json")
+    assert AuditLog.objects.get().details["source"] == "api"
