@@ -70,6 +70,10 @@ def _action(creating: bool, changed: list[str], task: Task) -> str:
     return audit.CONFIGURED
 
 
+def _changed(before: dict, after: dict) -> list[str]:
+    return [name for name in after if name not in before or before[name] != after[name]]
+
+
 def save_task(task: Task, *, actor: Actor | None = None) -> list[str]:
     """Validate, compute `next_run_at`, save what changed and audit it; returns the changed fields.
 
@@ -79,30 +83,21 @@ def save_task(task: Task, *, actor: Actor | None = None) -> list[str]:
     fields are written, so a save never rewrites a value it did not change.
     Nothing changed: nothing is written and no AuditLog row appears.
     """
-    actor = actor or Actor()
     creating = task._state.adding
     before = {} if creating else audit.snapshot(Task.objects.get(pk=task.pk))
-    after = audit.snapshot(task)
-    changed = [name for name in after if name not in before or before[name] != after[name]]
-    if not creating and not changed:
-        return []
-    if task.created_at is None:
-        task.created_at = timezone.now()  # interval phase anchors on it
-    if creating or changed != ["enabled"] or task.enabled:
+    changed = _changed(before, audit.snapshot(task))
+    if changed and (creating or changed != ["enabled"] or task.enabled):
+        task.created_at = task.created_at or timezone.now()  # interval phase anchors on it
         task.full_clean(exclude=_NOT_VALIDATED)
-        after = audit.snapshot(task)  # cleaning tidies values: "0  3 * * *" is "0 3 * * *"
-        changed = [name for name in after if name not in before or before[name] != after[name]]
-        if not creating and not changed:
-            return []
+        changed = _changed(before, audit.snapshot(task))  # cleaning tidies "0  3 * * *"
+    if not (creating or changed):
+        return []
     refresh_next_run(task)
     try:
         with transaction.atomic():
-            if creating:
-                task.save()
-            else:
-                task.save(update_fields=[*changed, "next_run_at", "updated_at"])
-            details = audit.changes(before, after)
-            audit.write(actor, _action(creating, changed, task), task.name, details)
+            task.save(update_fields=None if creating else [*changed, "next_run_at", "updated_at"])
+            details = audit.changes(before, audit.snapshot(task))
+            audit.write(actor or Actor(), _action(creating, changed, task), task.name, details)
     except IntegrityError as exc:
         raise _refused_by_database(task, creating, exc) from exc
     return changed

@@ -218,40 +218,39 @@ def _next_run(task: Task, after: datetime) -> datetime | None:
         return None
 
 
-def _store(hot: HotSql, conn: Any, row: tuple, count: bool = True) -> None:
+def _store(hot: HotSql, conn: Any, cursor: Any, row: tuple, count: bool = True) -> None:
     """Write one outcome and (with `count`) count it on its task."""
     o, finished, status, stored, next_run = row
     prep = hot.prep_datetime
-    with conn.cursor() as cursor:
-        # Conditional on `running`, so a retried write never counts twice.
-        cursor.execute(
-            hot.finish_run,
-            [
-                status,
-                prep(finished, conn),
-                o.duration_ms,
-                hot.prep_result(stored, conn),
-                o.error,
-                o.execution.pk,
-                ExecutionStatus.RUNNING,
-            ],
-        )
-        if not cursor.rowcount or not count:
-            return
-        cursor.execute(
-            hot.count_run,
-            [
-                1,
-                int(o.ok),
-                int(not o.ok),
-                o.ok,
-                status,
-                prep(o.execution.started_at, conn),
-                o.duration_ms,
-                prep(next_run, conn),
-                o.task.pk,
-            ],
-        )
+    # Conditional on `running`, so a retried write never counts twice.
+    cursor.execute(
+        hot.finish_run,
+        [
+            status,
+            prep(finished, conn),
+            o.duration_ms,
+            hot.prep_result(stored, conn),
+            o.error,
+            o.execution.pk,
+            ExecutionStatus.RUNNING,
+        ],
+    )
+    if not cursor.rowcount or not count:
+        return
+    cursor.execute(
+        hot.count_run,
+        [
+            1,
+            int(o.ok),
+            int(not o.ok),
+            o.ok,
+            status,
+            prep(o.execution.started_at, conn),
+            o.duration_ms,
+            prep(next_run, conn),
+            o.task.pk,
+        ],
+    )
 
 
 def _store_each(hot: HotSql, conn: Any, rows: list[tuple]) -> None:
@@ -263,14 +262,14 @@ def _store_each(hot: HotSql, conn: Any, rows: list[tuple]) -> None:
     """
     for row in rows:
         try:
-            with transaction.atomic():
-                _store(hot, conn, row)
+            with transaction.atomic(), conn.cursor() as cursor:
+                _store(hot, conn, cursor, row)
         except IntegrityError as exc:
             logger.error(
                 "Counters of %s not updated; its row is refused (%s)", row[0].task.name, exc
             )
-            with transaction.atomic():
-                _store(hot, conn, row, count=False)
+            with transaction.atomic(), conn.cursor() as cursor:
+                _store(hot, conn, cursor, row, count=False)
 
 
 def _write_outcomes(outcomes: list[Outcome]) -> None:
@@ -286,9 +285,9 @@ def _write_outcomes(outcomes: list[Outcome]) -> None:
     def write() -> None:
         hot, conn = HotSql.current()
         try:
-            with transaction.atomic():
+            with transaction.atomic(), conn.cursor() as cursor:
                 for row in rows:
-                    _store(hot, conn, row)
+                    _store(hot, conn, cursor, row)
         except IntegrityError:
             _store_each(hot, conn, rows)
 

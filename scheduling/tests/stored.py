@@ -50,6 +50,8 @@ def checks_off(model: type[models.Model]) -> Iterator[None]:
             [table],
         )
         definitions = cursor.fetchall()
+        # ALTER TABLE refuses to run while deferred foreign-key checks are pending.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         for name, _ in definitions:
             cursor.execute(f'ALTER TABLE "{table}" DROP CONSTRAINT "{name}"')
         try:
@@ -59,6 +61,7 @@ def checks_off(model: type[models.Model]) -> Iterator[None]:
                 cursor.execute(
                     f'ALTER TABLE "{table}" ADD CONSTRAINT "{name}" {definition} NOT VALID'
                 )
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
 def write_raw(obj: models.Model, **values: Any) -> None:
