@@ -68,13 +68,14 @@ def test_n_schedulers_run_every_fire_time_exactly_once(start_scheduler, count):
     assert {f[2] for f in fires} == {leaders[0].proc.pid}
 
 
-def test_kill_9_of_the_leader_hands_over_within_the_lease_and_abandons_its_run(start_scheduler):
+def slow_run_on_a_leader_with_a_standby(start_scheduler, **env):
+    """(leader, standby, the leader's running execution of a 30 s task)."""
     TaskScheduler().add_interval_task(
         "slow", "scheduling.tests.tasks_for_tests.sleep", 2, kwargs={"seconds": 30}
     )
-    first = start_scheduler()
+    first = start_scheduler(**env)
     first.wait_for_output("is now the leader")
-    second = start_scheduler(SCHEDULER_SHUTDOWN_GRACE_SECONDS="1")
+    second = start_scheduler(SCHEDULER_SHUTDOWN_GRACE_SECONDS="1", **env)
     second.wait_for_output("started")
     running = wait_until(
         lambda: TaskExecution.objects.filter(task__name="slow", status="running").first(),
@@ -82,6 +83,11 @@ def test_kill_9_of_the_leader_hands_over_within_the_lease_and_abandons_its_run(s
         "a run in progress on the leader",
     )
     assert running.pid == first.proc.pid
+    return first, second, running
+
+
+def test_kill_9_of_the_leader_hands_over_within_the_lease_and_abandons_its_run(start_scheduler):
+    first, second, running = slow_run_on_a_leader_with_a_standby(start_scheduler)
     first.proc.send_signal(signal.SIGKILL)
     killed_at = time.monotonic()
     first.proc.wait(10)  # reap it, as systemd or kubelet would: a zombie still "exists"
@@ -112,17 +118,9 @@ def test_kill_9_of_the_leader_hands_over_within_the_lease_and_abandons_its_run(s
 def test_a_killed_leaders_run_is_abandoned_at_takeover_whatever_the_heartbeat(start_scheduler):
     """Lease 3 s, heartbeat 2 s: at takeover the dead leader's heartbeat (stale after 3
     beats, 6 s) still looks fresh; the expired lease is the evidence that it is gone."""
-    TaskScheduler().add_interval_task("slow", "test_sleep", 2, kwargs={"seconds": 30})
-    first = start_scheduler(SCHEDULER_HEARTBEAT_SECONDS="2")
-    first.wait_for_output("is now the leader")
-    second = start_scheduler(SCHEDULER_HEARTBEAT_SECONDS="2", SCHEDULER_SHUTDOWN_GRACE_SECONDS="1")
-    second.wait_for_output("started")
-    running = wait_until(
-        lambda: TaskExecution.objects.filter(task__name="slow", status="running").first(),
-        20,
-        "a run in progress on the leader",
+    first, second, running = slow_run_on_a_leader_with_a_standby(
+        start_scheduler, SCHEDULER_HEARTBEAT_SECONDS="2"
     )
-    assert running.pid == first.proc.pid
     first.proc.send_signal(signal.SIGKILL)
     first.proc.wait(10)
     second.wait_for_output("is now the leader", timeout=LEASE_SECONDS + 10)
