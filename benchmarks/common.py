@@ -72,6 +72,8 @@ def setup_django(database_url: str, log_level: str = "WARNING", migrate: bool = 
     os.environ.setdefault("DEBUG", "false")
     os.environ.setdefault("SECRET_KEY", "benchmark-only-secret-key-not-used-anywhere-else")
     os.environ["LOG_LEVEL"] = log_level
+    # The task functions the benchmarks run; child processes inherit it.
+    os.environ.setdefault("SCHEDULER_TASK_MODULES", "benchmarks.engine_setup")
     import django
 
     django.setup()

@@ -2,7 +2,9 @@
 
 Tasks and APScheduler jobs name these functions by dotted path, so they live
 in a module of their own (imported, never run as __main__); `baseline_job`
-records into this module's BASELINE_STARTS.
+records into this module's BASELINE_STARTS. Our task functions are registered
+(`@scheduled_task`) and every benchmark process lists this module in
+SCHEDULER_TASK_MODULES (`common.setup_django`), as a deployment would.
 """
 
 from __future__ import annotations
@@ -13,15 +15,19 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from scheduling.registry import scheduled_task
+
 BASELINE_STARTS: list[float] = []  # seconds late, appended by `baseline_job`
 _starts_lock = threading.Lock()
 
 
 # --- task functions (module level, so tasks and jobs can reference them) ------
+@scheduled_task(name="bench_noop", schedule=None)
 def noop_task(**kwargs: Any) -> None:
     """The no-op our tasks run: nothing to measure but the bookkeeping."""
 
 
+@scheduled_task(name="bench_record_start", schedule=None)
 def record_start(**kwargs: Any) -> dict[str, float]:
     """Our dispatch probe: the start time lands in TaskExecution.result."""
     return {"started": time.time()}

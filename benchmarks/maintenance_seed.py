@@ -159,7 +159,7 @@ def seed(rows: int, tables: list[str]) -> None:
             "retry_backoff_seconds, retry_backoff_max_seconds, notify_on_failure, "
             "notify_on_success, notify_recipients, last_status, run_count, success_count, "
             "failure_count, consecutive_failures, created_at, updated_at) VALUES "
-            f"(%s,'scheduling.tests.factories.noop','','cron','* * * * *','UTC',{json_param},"
+            f"(%s,'scheduling.tests.tasks_for_tests.noop','','cron','* * * * *','UTC',{json_param},"
             "true,300,false,0,30,3600,false,false,'','',0,0,0,0,%s,%s)",
             ((f"bench-{t}", "{}", ts(now, vendor), ts(now, vendor)) for t in range(TASKS)),
         )

@@ -43,7 +43,7 @@ def seed(tasks: int, executions: int, now: datetime | None = None) -> list[Any]:
     created = Task.objects.bulk_create(
         Task(
             name=f"bench-task-{i:04d}",
-            func="scheduling.tests.factories.noop",
+            func="scheduling.tests.tasks_for_tests.noop",
             description=f"Benchmark task number {i}.",
             trigger_type="cron",
             cron_expression=f"{i % 60} * * * *",

@@ -215,6 +215,8 @@ SCHEDULER_HEARTBEAT_SECONDS = env_float("SCHEDULER_HEARTBEAT_SECONDS", 5.0, mini
 SCHEDULER_SHUTDOWN_GRACE_SECONDS = env_float("SCHEDULER_SHUTDOWN_GRACE_SECONDS", 30.0, minimum=0)
 SCHEDULER_LEASE_SECONDS = env_float("SCHEDULER_LEASE_SECONDS", 30.0, minimum=1)
 SCHEDULER_MISFIRE_GRACE_SECONDS = env_int("SCHEDULER_MISFIRE_GRACE_SECONDS", 300, minimum=1)
+# Modules (besides each app's tasks.py) whose @scheduled_task functions may run.
+SCHEDULER_TASK_MODULES = env_list("SCHEDULER_TASK_MODULES", [])
 METRICS_TOKEN = env_token("METRICS_TOKEN")
 
 # --- Production hardening ------------------------------------------------------------

@@ -1,13 +1,16 @@
 """Admin for tasks and their history: what staff use to operate the scheduler.
 
-Task changes go through `services.save_task` and are audited like the page's;
-the ModelForm's `full_clean` runs `Task.clean` -> `validate_schedule`, so the
-admin accepts exactly the schedules the page form accepts. Execution history
-is read-only (it is a record) and never counts millions of rows.
+Task changes and deletions go through `services.save_task` / `delete_task`
+and are audited like the page's; the ModelForm's `full_clean` runs the same
+validators and `Task.clean`, so the admin accepts exactly what the page form
+and the Python API accept. `func` is a choice of registered functions, never
+a text box: editing a task must not be a way to run arbitrary code. Execution
+history is read-only (it is a record) and never counts millions of rows.
 """
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
@@ -15,14 +18,18 @@ from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
+from django_apscheduler.models import DjangoJob, DjangoJobExecution
 
-from scheduling import audit, display, services
+from scheduling import audit, display, registry, services
+from scheduling.audit import Actor
+from scheduling.forms import FuncChoiceField, OneErrorPerCause
 from scheduling.models import (
     SCHEDULE_FIELDS,
     SchedulerLease,
     SchedulerNode,
     Task,
     TaskExecution,
+    config_fields,
 )
 from scheduling.scheduler import TaskScheduler
 
@@ -63,13 +70,47 @@ class LatestExecutionsInline(admin.TabularInline):
         return execution.error.strip().splitlines()[-1][:120] if execution.error else ""
 
 
-def _record_each(request: HttpRequest, action: str, tasks: list[Task], details) -> None:
-    for task in tasks:
-        audit.record(request, action, task, details(task))
+# django-apscheduler's own admin can run stored jobs inside the web process
+# ("Run the selected django jobs"), around the run_task permission and the
+# Task pages. Its tables are the engine's internals: Task is what staff edit.
+for _model in (DjangoJob, DjangoJobExecution):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
+
+
+class TaskAdminForm(OneErrorPerCause, forms.ModelForm):
+    func = FuncChoiceField()
+
+    class Meta:
+        model = Task
+        fields = config_fields()
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        stored = self.instance.func if self.instance.pk else ""
+        entry = registry.lookup(stored)
+        if entry is not None:
+            self.initial["func"] = entry.name  # a row may store the function's dotted path
+        elif stored:
+            # Admin templates print help_text unescaped; a stored value is hostile text.
+            self.fields["func"].help_text = format_html(
+                "Stored now: <code>{}</code>, which is not registered, so its runs fail. "
+                "Choose a registered function. {}",
+                stored,
+                registry.HOW_TO_REGISTER,
+            )
+
+    def clean_func(self) -> str:
+        """The chosen name; the stored dotted path when it names the same function (no change)."""
+        chosen = self.cleaned_data["func"]
+        stored = self.instance.func if self.instance.pk else ""
+        entry = registry.lookup(stored)
+        return stored if entry is not None and entry.name == chosen else chosen
 
 
 @admin.register(Task)
 class TaskAdmin(admin.ModelAdmin):
+    form = TaskAdminForm
     list_display = [
         "name",
         "schedule_in_words",
@@ -142,20 +183,23 @@ class TaskAdmin(admin.ModelAdmin):
         return format_html('<a href="{}">{}</a>', task.get_absolute_url(), "Open task page")
 
     def save_model(self, request: HttpRequest, task: Task, form, change: bool) -> None:
-        """Save like the page does (next_run_at recomputed) and audit the change."""
-        old = audit.snapshot(Task.objects.get(pk=task.pk)) if change else {}
-        services.save_task(task)
-        details = audit.changes(old, audit.snapshot(task))
-        if details["new"]:
-            action = audit.CONFIGURED if change else audit.CREATED
-            audit.record(request, action, task, details)
+        """Save like the page does (next_run_at recomputed, audited)."""
+        services.save_task(task, actor=_actor(request))
+
+    def delete_model(self, request: HttpRequest, task: Task) -> None:
+        services.delete_task(task, actor=_actor(request))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        """The bulk delete action: one audited deletion per task, as from the change page."""
+        for task in queryset:
+            services.delete_task(task, actor=_actor(request))
 
     @admin.action(description="Run selected tasks now", permissions=["run"])
     def run_now(self, request: HttpRequest, queryset: QuerySet) -> None:
-        scheduler = TaskScheduler()
+        scheduler, actor = TaskScheduler(), _actor(request)
         for task in queryset:
             execution = scheduler.trigger_task_now(task.name, user=request.user)
-            audit.record(request, audit.TRIGGERED, task, {"execution_id": execution.pk})
+            audit.write(actor, audit.TRIGGERED, task.name, {"execution_id": execution.pk})
         self.message_user(request, f"Queued {queryset.count()} run(s).", messages.SUCCESS)
 
     @admin.action(description="Enable selected tasks", permissions=["change"])
@@ -167,24 +211,25 @@ class TaskAdmin(admin.ModelAdmin):
         self._set_enabled(request, queryset, False)
 
     def _set_enabled(self, request: HttpRequest, queryset: QuerySet, enabled: bool) -> None:
-        scheduler, done = TaskScheduler(), 0
+        scheduler, done = TaskScheduler(_actor(request)), 0
         for task in queryset.filter(enabled=not enabled):
             try:
-                changed = (scheduler.resume_task if enabled else scheduler.pause_task)(task.name)
+                (scheduler.resume_task if enabled else scheduler.pause_task)(task.name)
             except ValidationError as exc:
                 self.message_user(
                     request, f"{task.name}: {'; '.join(exc.messages)}", messages.ERROR
                 )
                 continue
-            action = audit.ENABLED if enabled else audit.DISABLED
-            details = {"old": {"enabled": not enabled}, "new": {"enabled": enabled}}
-            audit.record(request, action, changed, details)
             done += 1
         verb = "Enabled" if enabled else "Disabled"
         self.message_user(request, f"{verb} {done} task(s).", messages.SUCCESS)
 
     def has_run_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("scheduling.run_task")
+
+
+def _actor(request: HttpRequest) -> Actor:
+    return Actor.from_request(request, "admin")
 
 
 @admin.register(TaskExecution)

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class SchedulingConfig(AppConfig):
@@ -6,6 +7,8 @@ class SchedulingConfig(AppConfig):
     verbose_name = "Scheduled tasks"
 
     def ready(self) -> None:
-        from scheduling import registry
+        """Register the task functions, in every process: tasks.py, then SCHEDULER_TASK_MODULES."""
+        from scheduling import checks, registry  # noqa: F401 (checks registers itself)
 
         registry.autodiscover()
+        registry.import_task_modules(settings.SCHEDULER_TASK_MODULES)

@@ -6,18 +6,25 @@ kwargs or enabled flag, and a deploy must not undo that.
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from scheduling import registry
+from scheduling.audit import Actor
 from scheduling.models import Task
-from scheduling.services import parse_schedule_text, save_task
+from scheduling.services import save_task
 
 
-def sync_default_tasks() -> tuple[list[str], list[str]]:
-    """Create missing tasks; returns (created names, kept names)."""
+def sync_default_tasks(actor: Actor | None = None) -> tuple[list[str], list[str]]:
+    """Create missing tasks; returns (created names, kept names).
+
+    Functions registered with `schedule=None` have no default task and are skipped.
+    """
     existing = set(Task.objects.values_list("name", flat=True))
     created, kept = [], []
     for name, entry in sorted(registry.registered().items()):
+        if entry.schedule is None:
+            continue
         if name in existing:
             kept.append(name)
             continue
@@ -26,12 +33,14 @@ def sync_default_tasks() -> tuple[list[str], list[str]]:
             func=name,
             description=entry.description,
             kwargs=entry.kwargs,
-            **parse_schedule_text(entry.schedule),
+            **registry.parse_schedule_text(entry.schedule),
         )
         try:
             with transaction.atomic():
-                save_task(task)
-        except IntegrityError:
+                save_task(task, actor=actor)
+        except (IntegrityError, ValidationError):
+            if not Task.objects.filter(name=name).exists():
+                raise
             kept.append(name)  # created concurrently by another process
             continue
         created.append(name)

@@ -62,7 +62,7 @@ def describe_schedule(task: Task) -> str:
         return "Once (no date set)"
     try:
         local = task.run_at.astimezone(ZoneInfo(task.timezone))
-    except (KeyError, ValueError):
+    except (KeyError, ValueError, OverflowError):
         local = task.run_at
     return f"Once at {local:%Y-%m-%d %H:%M} {local.tzname()}"
 
@@ -73,7 +73,7 @@ def local_time(moment: datetime | None, zone: str) -> str:
         return ""
     try:
         local = moment.astimezone(ZoneInfo(zone))
-    except (KeyError, ValueError):
+    except (KeyError, ValueError, OverflowError):
         local = moment
     return f"{local:%a} {local.day} {local:%b, %H:%M} {local.tzname()}"
 

@@ -6,8 +6,8 @@ the page, the admin and the Python API accept exactly the same schedules.
 
 from __future__ import annotations
 
-import json
 from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
 from crispy_forms.helper import FormHelper
@@ -18,6 +18,8 @@ from django.urls import reverse
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString
 
+from scheduling import bounds, registry
+from scheduling.kwargs import KwargsFormField
 from scheduling.models import SCHEDULE_FIELDS, Task
 
 # Filled in by static/scheduling/tasks.js from the cron-preview endpoint as you type.
@@ -61,7 +63,23 @@ class TimezoneSelect(forms.Select):
         )
 
 
-class TaskScheduleForm(forms.ModelForm):
+class OneErrorPerCause:
+    """A ModelForm mixin: a field the form already refused gets no model error on top.
+
+    The model's `clean` sees the stored value of a field whose input was refused
+    ("Enter a whole number.") and would add a second, misleading error about it
+    ("interval_seconds: None must be a positive number of seconds").
+    """
+
+    def _post_clean(self) -> None:
+        refused = {name: len(errors) for name, errors in self.errors.items()}
+        super()._post_clean()
+        for name, count in refused.items():
+            if name in self._errors:
+                del self._errors[name][count:]
+
+
+class TaskScheduleForm(OneErrorPerCause, forms.ModelForm):
     timezone = forms.ChoiceField(
         label="Time zone",
         choices=timezone_choices,
@@ -74,12 +92,7 @@ class TaskScheduleForm(forms.ModelForm):
         help_text="For a one-off task; read in the task's time zone.",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
-    kwargs = forms.JSONField(
-        required=False,
-        label="Keyword arguments (JSON)",
-        help_text='A JSON object passed to the function, e.g. {"days_old": 90}.',
-        widget=forms.Textarea(attrs={"rows": 3, "class": "font-monospace"}),
-    )
+    kwargs = KwargsFormField(label="Keyword arguments (JSON)")
 
     class Meta:
         model = Task
@@ -98,9 +111,7 @@ class TaskScheduleForm(forms.ModelForm):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if self.instance.run_at and not self.is_bound:
-            # Show the stored instant as wall-clock time in the task's zone.
-            local = self.instance.run_at.astimezone(ZoneInfo(self.instance.timezone))
-            self.initial["run_at"] = local.replace(tzinfo=None)
+            self.initial["run_at"] = wall_clock(self.instance.run_at, self.instance.timezone)
         self.helper = FormHelper()
         self.helper.form_id = "schedule-form"
         self.helper.attrs = {"novalidate": ""}
@@ -121,24 +132,21 @@ class TaskScheduleForm(forms.ModelForm):
         )
         self.helper.form_action = reverse("scheduling:task-configure", args=[self.instance.name])
 
-    def clean_kwargs(self) -> dict:
-        value = self.cleaned_data.get("kwargs")
-        if value in (None, ""):
-            return {}
-        if not isinstance(value, dict):
-            raise forms.ValidationError(
-                f"kwargs: must be a JSON object, not {json.dumps(value)[:40]}"
-            )
-        return value
-
     def clean(self) -> dict:
         cleaned = super().clean()
         run_at = cleaned.get("run_at")
         zone = cleaned.get("timezone")
         if run_at and zone:
             # The field read the wall-clock time in the server's zone; re-read it in the task's.
-            naive = run_at.astimezone(self._server_zone()).replace(tzinfo=None)
-            cleaned["run_at"] = naive.replace(tzinfo=ZoneInfo(zone))
+            try:
+                naive = run_at.astimezone(self._server_zone()).replace(tzinfo=None)
+                bounds.validate_wall_clock_year(naive.year)
+                cleaned["run_at"] = naive.replace(tzinfo=ZoneInfo(zone))
+                bounds.validate_run_at(cleaned["run_at"])
+            except forms.ValidationError as exc:
+                self.add_error("run_at", exc)
+            except OverflowError:
+                self.add_error("run_at", "run_at: that date is out of range")
         return cleaned
 
     @staticmethod
@@ -146,3 +154,36 @@ class TaskScheduleForm(forms.ModelForm):
         from django.utils import timezone
 
         return timezone.get_current_timezone()
+
+
+def wall_clock(moment: Any, zone: str) -> Any:
+    """The stored instant as the task's own clock shows it (naive), for the date input.
+
+    A row written around the checks may hold a zone that does not exist or an
+    instant that has no wall-clock time there (year 9999 in UTC+14): it is then
+    shown in UTC rather than failing the page.
+    """
+    try:
+        return moment.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
+    except (KeyError, ValueError, OverflowError):
+        return moment.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
+
+
+class FuncChoiceField(forms.ChoiceField):
+    """`func` as a choice of registered functions (label "name — description"), never free text."""
+
+    def __init__(self, **options: Any) -> None:
+        options.setdefault("label", "Function")
+        options.setdefault("help_text", registry.HOW_TO_REGISTER)
+        super().__init__(choices=registry.choices, **options)
+
+
+def add_model_errors(form: forms.BaseForm, error: forms.ValidationError) -> None:
+    """Put a model's ValidationError on `form`: under its field if the form has it, else on top.
+
+    `services.save_task` validates every field, including ones a page form does
+    not show (such as `func`); `form.add_error` would raise for those.
+    """
+    by_field = getattr(error, "error_dict", {None: error.error_list})
+    for name, errors in by_field.items():
+        form.add_error(name if name in form.fields else None, errors)

@@ -8,9 +8,14 @@ the status API never aggregate the (possibly millions of) executions.
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import MaxLengthValidator, ProhibitNullCharactersValidator
 from django.db import models
+from django.db.models.lookups import Exact
 from django.urls import reverse
 from django.utils import timezone
+
+from scheduling import bounds, jsontext, registry
+from scheduling.kwargs import KwargsField
 
 
 def default_timezone() -> str:
@@ -78,42 +83,69 @@ SCHEDULE_FIELDS = [
 ]
 
 
+def _in_range(field: str) -> list:
+    return [bounds.InRange(field)]
+
+
 class Task(models.Model):
     name = models.SlugField(max_length=100, unique=True)
     func = models.CharField(
-        max_length=255, help_text="Registered task name or dotted path of a module-level function."
+        max_length=255,
+        validators=[registry.validate_registered],
+        help_text="A registered task function (see @scheduled_task).",
     )
-    description = models.TextField(blank=True)
+    description = models.TextField(
+        blank=True,
+        validators=[
+            MaxLengthValidator(bounds.DESCRIPTION_MAX_CHARS),
+            ProhibitNullCharactersValidator(),
+        ],
+    )
     trigger_type = models.CharField(
         max_length=10, choices=TriggerType.choices, default=TriggerType.CRON
     )
     cron_expression = models.CharField(max_length=120, blank=True)
-    interval_seconds = models.PositiveIntegerField(null=True, blank=True)
-    run_at = models.DateTimeField(null=True, blank=True)
+    interval_seconds = models.PositiveIntegerField(
+        null=True, blank=True, validators=_in_range("interval_seconds")
+    )
+    run_at = models.DateTimeField(null=True, blank=True, validators=[bounds.validate_run_at])
     timezone = models.CharField(max_length=64, default=default_timezone)
-    kwargs = models.JSONField(default=dict, blank=True)
+    kwargs = KwargsField(default=dict, blank=True)
     enabled = models.BooleanField(default=True)
 
     # Run policy.
     misfire_grace_seconds = models.PositiveIntegerField(
         default=default_misfire_grace,
+        validators=_in_range("misfire_grace_seconds"),
         help_text="A fire time missed by less than this still runs (once).",
     )
     allow_overlap = models.BooleanField(
         default=False, help_text="Start a run even when the previous one is still running."
     )
-    max_retries = models.PositiveSmallIntegerField(default=0)
-    retry_backoff_seconds = models.PositiveIntegerField(default=30)
-    retry_backoff_max_seconds = models.PositiveIntegerField(default=3600)
+    max_retries = models.PositiveSmallIntegerField(default=0, validators=_in_range("max_retries"))
+    retry_backoff_seconds = models.PositiveIntegerField(
+        default=30, validators=_in_range("retry_backoff_seconds")
+    )
+    retry_backoff_max_seconds = models.PositiveIntegerField(
+        default=3600, validators=_in_range("retry_backoff_max_seconds")
+    )
     timeout_seconds = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Soft limit: an overrunning run is flagged, not killed."
+        null=True,
+        blank=True,
+        validators=_in_range("timeout_seconds"),
+        help_text="Soft limit: an overrunning run is flagged, not killed.",
     )
 
     # Notifications (used by the notifications app through signals).
     notify_on_failure = models.BooleanField(default=True)
     notify_on_success = models.BooleanField(default=True)
     notify_recipients = models.TextField(
-        blank=True, help_text="Extra email addresses, comma or newline separated."
+        blank=True,
+        validators=[
+            MaxLengthValidator(bounds.RECIPIENTS_MAX_CHARS),
+            ProhibitNullCharactersValidator(),
+        ],
+        help_text="Extra email addresses, comma or newline separated.",
     )
 
     # Denormalised state, written by the runner with F() updates.
@@ -132,6 +164,13 @@ class Task(models.Model):
     class Meta:
         ordering = ["name"]
         permissions = [("run_task", "Can run a task now")]
+        constraints = [
+            *bounds.check_constraints(),
+            models.CheckConstraint(
+                condition=Exact(jsontext.JSONTypeOf("kwargs"), "object"),
+                name="task_kwargs_is_object",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -144,11 +183,7 @@ class Task(models.Model):
         write the old counts back over the runner's.
         """
         if self.pk is not None and not self._state.adding and kwargs.get("update_fields") is None:
-            kwargs["update_fields"] = [
-                f.name
-                for f in self._meta.concrete_fields
-                if not f.primary_key and f.name not in RUNTIME_FIELDS
-            ]
+            kwargs["update_fields"] = [*config_fields(), "next_run_at", "updated_at"]
         super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:
@@ -174,6 +209,12 @@ class Task(models.Model):
         return None if finished == 0 else self.success_count / finished
 
 
+def config_fields() -> list[str]:
+    """The fields a person sets (admin, pages, API), in model order: what the audit trail covers."""
+    skip = RUNTIME_FIELDS | {"id", "next_run_at", "created_at", "updated_at"}
+    return [f.name for f in Task._meta.concrete_fields if f.name not in skip]
+
+
 class TaskExecution(models.Model):
     task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="executions")
     trigger = models.CharField(
@@ -190,14 +231,14 @@ class TaskExecution(models.Model):
         blank=True,
         related_name="requested_executions",
     )
-    kwargs = models.JSONField(
+    kwargs = KwargsField(
         null=True, blank=True, help_text="Overrides the task's kwargs for this run only."
     )
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
-    result = models.JSONField(null=True, blank=True)
+    result = jsontext.StoredJSONField(null=True, blank=True)
     error = models.TextField(blank=True)
     host = models.CharField(max_length=255, blank=True)
     pid = models.PositiveIntegerField(null=True, blank=True)

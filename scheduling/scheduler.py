@@ -15,9 +15,11 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from scheduling import kwargs as task_kwargs
 from scheduling import registry
+from scheduling.audit import Actor
 from scheduling.models import ExecutionStatus, ExecutionTrigger, Task, TaskExecution, TriggerType
-from scheduling.services import save_task
+from scheduling.services import delete_task, save_task
 
 OPTION_NAMES = {
     "kwargs",
@@ -77,7 +79,10 @@ def execution_summary(execution: TaskExecution) -> dict[str, Any]:
 
 
 class TaskScheduler:
-    def __init__(self) -> None:
+    """The Python API. Changes are audited as made by `actor` (default: source "python")."""
+
+    def __init__(self, actor: Actor | None = None) -> None:
+        self.actor = actor or Actor()
         self._engine = None
 
     # --- creating -----------------------------------------------------------
@@ -87,9 +92,13 @@ class TaskScheduler:
             raise ValidationError(f"Unknown option(s): {', '.join(sorted(unknown))}")
         if Task.objects.filter(name=name).exists():
             raise ValidationError({"name": [f"name: a task named {name!r} already exists"]})
-        task = Task(name=name, func=registry.dotted_path_for(func), **fields, **options)
-        task.full_clean(exclude=["created_at", "updated_at"])
-        return save_task(task)
+        try:
+            stored_func = registry.storable_name(func)
+        except ValidationError as exc:
+            raise ValidationError({"func": exc.messages}) from None
+        task = Task(name=name, func=stored_func, **fields, **options)
+        save_task(task, actor=self.actor)
+        return task
 
     def add_cron_task(
         self, name: str, func: str | Callable[..., Any], cron_expr: str, **options: Any
@@ -115,7 +124,7 @@ class TaskScheduler:
 
     # --- changing -----------------------------------------------------------
     def remove_task(self, name: str) -> None:
-        Task.objects.get(name=name).delete()
+        delete_task(Task.objects.get(name=name), actor=self.actor)
 
     def pause_task(self, name: str) -> Task:
         return self._set_enabled(name, False)
@@ -126,15 +135,19 @@ class TaskScheduler:
     def _set_enabled(self, name: str, enabled: bool) -> Task:
         task = Task.objects.get(name=name)
         task.enabled = enabled
-        return save_task(task)
+        save_task(task, actor=self.actor)
+        return task
 
     def trigger_task_now(
         self, name: str, user: Any = None, kwargs: dict[str, Any] | None = None
     ) -> TaskExecution:
         """Queue a run; the scheduler process starts it within about a second."""
         task = Task.objects.get(name=name)
-        if kwargs is not None and not isinstance(kwargs, dict):
-            raise ValidationError({"kwargs": ["kwargs: must be a JSON object"]})
+        if kwargs is not None:
+            try:
+                kwargs = task_kwargs.validate(kwargs)
+            except ValidationError as exc:
+                raise ValidationError({"kwargs": exc.messages}) from None
         with transaction.atomic():
             return TaskExecution.objects.create(
                 task=task,

@@ -1,27 +1,24 @@
-"""Validating and saving task schedules: the one place the rules live.
+"""Validating, saving and deleting tasks: the one place the rules and the audit trail live.
 
-The Python API, the web form, the admin and the registry sync all call
-`apply_schedule`, so a schedule that one of them accepts, all of them accept.
+The Python API, the web pages, the admin and the registry sync all call
+`save_task` / `delete_task`, so a task one of them accepts, all of them
+accept, and every change any of them makes writes its AuditLog row.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from scheduling import cron, triggers
+from scheduling import audit, bounds, cron, triggers
+from scheduling.audit import Actor
 from scheduling.models import Task, TriggerType
 
-
-def parse_schedule_text(schedule: str) -> dict[str, Any]:
-    """A registry schedule (`"0 3 * * *"`, `"@daily"`, `"every 60"`) as Task fields."""
-    text = schedule.strip()
-    if text.lower().startswith("every "):
-        return {"trigger_type": TriggerType.INTERVAL, "interval_seconds": int(text.split()[1])}
-    return {"trigger_type": TriggerType.CRON, "cron_expression": text}
+# Timestamps Django sets itself; full_clean has nothing to check there.
+_NOT_VALIDATED = ["created_at", "updated_at"]
 
 
 def validate_schedule(task: Task, *, now: datetime | None = None) -> None:
@@ -50,8 +47,6 @@ def validate_schedule(task: Task, *, now: datetime | None = None) -> None:
         errors["trigger_type"] = [
             f"trigger_type: {task.trigger_type!r} is not cron, interval or date"
         ]
-    if not isinstance(task.kwargs, dict):
-        errors["kwargs"] = ["kwargs: must be a JSON object (a dict of keyword arguments)"]
     if errors:
         raise ValidationError(errors)
 
@@ -67,11 +62,60 @@ def refresh_next_run(task: Task, *, now: datetime | None = None) -> None:
         task.next_run_at = None
 
 
-def save_task(task: Task) -> Task:
-    """Validate, compute `next_run_at` and save."""
-    if task.created_at is None:
-        task.created_at = timezone.now()  # interval phase anchors on it
-    validate_schedule(task)
+def _action(creating: bool, changed: list[str], task: Task) -> str:
+    if creating:
+        return audit.CREATED
+    if changed == ["enabled"]:
+        return audit.ENABLED if task.enabled else audit.DISABLED
+    return audit.CONFIGURED
+
+
+def _changed(before: dict, after: dict) -> list[str]:
+    return [name for name in after if name not in before or before[name] != after[name]]
+
+
+def save_task(task: Task, *, actor: Actor | None = None) -> list[str]:
+    """Validate, compute `next_run_at`, save what changed and audit it; returns the changed fields.
+
+    Every field is validated (ranges, registered `func`, kwargs rules), except
+    when the only change is pausing: pausing is how someone stops a task whose
+    stored values no longer validate, so it is always allowed. Only the changed
+    fields are written, so a save never rewrites a value it did not change.
+    Nothing changed: nothing is written and no AuditLog row appears.
+    """
+    creating = task._state.adding
+    before = {} if creating else audit.snapshot(Task.objects.get(pk=task.pk))
+    changed = _changed(before, audit.snapshot(task))
+    if changed and (creating or changed != ["enabled"] or task.enabled):
+        task.created_at = task.created_at or timezone.now()  # interval phase anchors on it
+        task.full_clean(exclude=_NOT_VALIDATED)
+        changed = _changed(before, audit.snapshot(task))  # cleaning tidies "0  3 * * *"
+    if not (creating or changed):
+        return []
     refresh_next_run(task)
-    task.save()
-    return task
+    try:
+        with transaction.atomic():
+            task.save(update_fields=None if creating else [*changed, "next_run_at", "updated_at"])
+            details = audit.changes(before, audit.snapshot(task))
+            audit.write(actor or Actor(), _action(creating, changed, task), task.name, details)
+    except IntegrityError as exc:
+        raise _refused_by_database(task, creating, exc) from exc
+    return changed
+
+
+def _refused_by_database(task: Task, creating: bool, exc: IntegrityError) -> ValidationError:
+    """A clear error for a save the database refused: a name race, or a row it now refuses."""
+    if creating:
+        return ValidationError({"name": [f"name: a task named {task.name!r} already exists"]})
+    problems = bounds.stored_problems(Task.objects.get(pk=task.pk))
+    return ValidationError(
+        f"The database refused the change ({exc}). The stored task holds values no form "
+        f"accepts ({'; '.join(problems) or 'see the admin'}): correct every field in the admin."
+    )
+
+
+def delete_task(task: Task, *, actor: Actor | None = None) -> None:
+    """Delete a task (and its history) with an AuditLog row holding what it was."""
+    with transaction.atomic():
+        audit.write(actor or Actor(), audit.DELETED, task.name, {"old": audit.snapshot(task)})
+        task.delete()

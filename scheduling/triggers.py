@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from django.core.exceptions import ValidationError
 
-from scheduling import cron
+from scheduling import bounds, cron
 
 if TYPE_CHECKING:
     from scheduling.models import Task
@@ -48,7 +49,12 @@ class CrontabTrigger(BaseTrigger):
 
 
 def build_trigger(task: Task) -> BaseTrigger:
-    """The APScheduler trigger for a task's schedule."""
+    """The APScheduler trigger for a task's schedule; ValidationError for out-of-range values.
+
+    A trigger that overflows inside APScheduler's thread would stop every job,
+    so a row holding out-of-range values never becomes a trigger.
+    """
+    bounds.check_stored(task)
     if task.trigger_type == "cron":
         return CrontabTrigger(task.cron_expression, task.timezone)
     if task.trigger_type == "interval":
@@ -60,7 +66,19 @@ def build_trigger(task: Task) -> BaseTrigger:
 
 
 def next_run_after(task: Task, after: datetime) -> datetime | None:
-    """The task's first fire time strictly after `after` (None: never again)."""
+    """The task's first fire time strictly after `after` (None: never again).
+
+    Raises ValidationError when the stored values are out of range or the time
+    cannot be computed (past year 9999), so a caller can skip the task.
+    """
+    bounds.check_stored(task)
+    try:
+        return _next_run_after(task, after)
+    except OverflowError:
+        raise ValidationError(f"Task {task.name}: its next run is past year 9999") from None
+
+
+def _next_run_after(task: Task, after: datetime) -> datetime | None:
     if task.trigger_type == "cron":
         return cron.next_fire_time(task.cron_expression, task.timezone, after)
     if task.trigger_type == "interval":

@@ -28,8 +28,9 @@ from django.views.decorators.http import require_POST
 
 from scheduling import access, audit, history, services, stats, triggers
 from scheduling.access import permission, signed_in, wants_json
+from scheduling.audit import Actor
 from scheduling.engine import heartbeat
-from scheduling.forms import TaskScheduleForm
+from scheduling.forms import TaskScheduleForm, add_model_errors
 from scheduling.models import ExecutionStatus, Task, TaskExecution
 from scheduling.scheduler import TaskScheduler, execution_summary, task_status
 
@@ -220,15 +221,13 @@ def _wanted_enabled(request: HttpRequest, task: Task) -> bool:
 @require_POST
 def task_toggle(request: HttpRequest, name: str) -> HttpResponse:
     task = get_object_or_404(Task, name=name)
-    was, wanted = task.enabled, _wanted_enabled(request, task)
+    wanted = _wanted_enabled(request, task)
     try:
-        scheduler = TaskScheduler()
+        scheduler = TaskScheduler(Actor.from_request(request))
         task = scheduler.resume_task(task.name) if wanted else scheduler.pause_task(task.name)
     except ValidationError as exc:
         errors = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
         return _refused(request, task, errors)
-    action = audit.ENABLED if task.enabled else audit.DISABLED
-    audit.record(request, action, task, {"old": {"enabled": was}, "new": {"enabled": task.enabled}})
     return _done(request, task, f"{task.name} is {'enabled' if task.enabled else 'paused'}.")
 
 
@@ -236,21 +235,19 @@ def task_toggle(request: HttpRequest, name: str) -> HttpResponse:
 @require_POST
 def task_configure(request: HttpRequest, name: str) -> HttpResponse:
     task = get_object_or_404(Task, name=name)
-    old = audit.snapshot(task)
     form = TaskScheduleForm(request.POST, instance=task)
+    changed = []
     if form.is_valid():
         try:
-            services.save_task(form.instance)
+            changed = services.save_task(form.instance, actor=Actor.from_request(request))
         except ValidationError as exc:
-            form.add_error(None, exc)
+            add_model_errors(form, exc)
     if not form.is_valid():
         if wants_json(request):
             return JsonResponse({"ok": False, "errors": form.errors.get_json_data()}, status=400)
         # The form wrote the rejected values onto `task`; show the stored ones.
         stored = Task.objects.get(pk=task.pk)
         return _render_detail(request, stored, form, status=400)
-    details = audit.changes(old, audit.snapshot(task))
-    if details["new"]:
-        audit.record(request, audit.CONFIGURED, task, details)
+    if changed:
         return _done(request, task, f"Saved the schedule of {task.name}.")
     return _done(request, task, f"Nothing to save: the schedule of {task.name} is unchanged.")

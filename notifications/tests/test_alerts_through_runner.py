@@ -14,8 +14,8 @@ from scheduling.engine import runner
 from scheduling.models import ExecutionStatus
 from scheduling.tests.factories import TaskFactory
 
-BOOM = "scheduling.tests.factories.boom"
-NOOP = "scheduling.tests.factories.noop"
+BOOM = "scheduling.tests.tasks_for_tests.boom"
+NOOP = "scheduling.tests.tasks_for_tests.noop"
 START = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 
 pytestmark = pytest.mark.django_db

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_an_alert_reaches_a_real_smtp_server_after_logging_in(smtp_server, staff):
-    task = TaskFactory(name="backup-db", func="scheduling.tests.factories.boom")
+    task = TaskFactory(name="backup-db", func="scheduling.tests.tasks_for_tests.boom")
     with smtp_settings(smtp_server.port):
         execution = runner.run_now(task)
 
@@ -36,7 +36,7 @@ def test_an_alert_reaches_a_real_smtp_server_after_logging_in(smtp_server, staff
 
 def test_a_down_smtp_server_does_not_fail_a_successful_task(settings, staff):
     settings.NOTIFY_ON_TASK_SUCCESS = True
-    task = TaskFactory(func="scheduling.tests.factories.noop")
+    task = TaskFactory(func="scheduling.tests.tasks_for_tests.noop")
     with smtp_settings(free_port()):
         execution = runner.run_now(task)
 
@@ -51,7 +51,7 @@ def test_a_down_smtp_server_does_not_fail_a_successful_task(settings, staff):
 
 
 def test_a_refusing_smtp_server_leaves_a_failing_task_failed(smtp_server, staff):
-    task = TaskFactory(func="scheduling.tests.factories.boom")
+    task = TaskFactory(func="scheduling.tests.tasks_for_tests.boom")
     with smtp_settings(smtp_server.port, password="wrong"):
         execution = runner.run_now(task)
 

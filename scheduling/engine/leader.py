@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import os
 import socket
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 
-from scheduling.models import SchedulerLease
+from scheduling.models import SchedulerLease, SchedulerNode
 
 LEASE_NAME = "leader"
 
@@ -33,8 +33,29 @@ def _ensure_row() -> None:
             pass  # another process created it first
 
 
+@dataclass(frozen=True)
+class Holder:
+    """Who held the lease before a takeover."""
+
+    node_id: str
+    host: str
+    pid: int | None
+
+
 def try_acquire(node_id: str, lease_seconds: float, now: datetime | None = None) -> bool:
     """Take or renew the lease; True if `node_id` holds it afterwards."""
+    return acquire(node_id, lease_seconds, now)[0]
+
+
+def acquire(
+    node_id: str, lease_seconds: float, now: datetime | None = None
+) -> tuple[bool, Holder | None]:
+    """Take or renew the lease: (holds it now, the holder it was taken from after expiry).
+
+    The second value is set only when the lease is taken from another process
+    that stopped renewing it (not a released lease): that process is gone, or
+    stalled past its lease, and the caller may treat its runs as orphans at once.
+    """
     now = now or timezone.now()
     _ensure_row()
     expires = now + timedelta(seconds=lease_seconds)
@@ -42,19 +63,25 @@ def try_acquire(node_id: str, lease_seconds: float, now: datetime | None = None)
         expires_at=expires
     )
     if renewed:
-        return True
-    taken = (
-        SchedulerLease.objects.filter(name=LEASE_NAME)
-        .filter(Q(holder="") | Q(expires_at__isnull=True) | Q(expires_at__lt=now))
-        .update(
-            holder=node_id,
-            host=socket.gethostname(),
-            pid=os.getpid(),
-            acquired_at=now,
-            expires_at=expires,
-        )
+        return True, None
+    lease = SchedulerLease.objects.get(name=LEASE_NAME)
+    free = not lease.holder or lease.expires_at is None or lease.expires_at < now
+    # Conditional on the row we read, so two standbys cannot both take it.
+    taken = free and SchedulerLease.objects.filter(
+        name=LEASE_NAME, holder=lease.holder, expires_at=lease.expires_at
+    ).update(
+        holder=node_id,
+        host=socket.gethostname(),
+        pid=os.getpid(),
+        acquired_at=now,
+        expires_at=expires,
     )
-    return bool(taken)
+    if not taken:
+        return False, None
+    if not lease.holder:
+        return True, None
+    SchedulerNode.objects.filter(node_id=lease.holder).update(is_leader=False)
+    return True, Holder(lease.holder, lease.host, lease.pid)
 
 
 def release(node_id: str) -> None:

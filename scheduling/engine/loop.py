@@ -26,8 +26,10 @@ from datetime import datetime, timedelta
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import (
     DatabaseError,
+    IntegrityError,
     InterfaceError,
     close_old_connections,
     connection,
@@ -37,7 +39,7 @@ from django.db import (
 from django.db.models import Q
 from django.utils import timezone
 
-from scheduling import signals, triggers
+from scheduling import bounds, signals, triggers
 from scheduling.engine import heartbeat, leader, recovery, runner
 from scheduling.engine.executor import TaskPoolExecutor
 from scheduling.engine.jobstore import TaskJobStore
@@ -101,6 +103,7 @@ class Engine:
         self.is_leader = False
         self.known: dict[int, datetime] = {}  # task id -> updated_at we scheduled
         self.submitted_queued: set[int] = set()
+        self.unchecked_timeouts: set[int] = set()  # runs whose task's timeout is out of range
         self.executor = TaskPoolExecutor(self.threads)
         self.scheduler = BackgroundScheduler(
             jobstores={"default": TaskJobStore()},
@@ -190,17 +193,25 @@ class Engine:
             recovery.abandon_orphans(self.clock())
 
     def _beat(self) -> None:
-        leads = leader.try_acquire(self.node_id, self.lease_seconds, self.clock())
+        leads, previous = leader.acquire(self.node_id, self.lease_seconds, self.clock())
         heartbeat.beat(self.node_id, is_leader=leads)
         if leads and not self.is_leader:
-            self._become_leader()
+            self._become_leader(previous)
         elif self.is_leader and not leads:
             self._step_down()
 
-    def _become_leader(self) -> None:
+    def _become_leader(self, previous: leader.Holder | None = None) -> None:
+        """Take over: a holder whose lease expired under us is gone, so its runs are abandoned now.
+
+        Waiting for its heartbeat to go stale (three heartbeats) would leave its
+        runs `running` until the next orphan scan when the lease is shorter.
+        """
         logger.info("Scheduler %s is now the leader", self.node_id)
+        if previous is not None:
+            logger.warning("Took the lease from %s, which stopped renewing it", previous.node_id)
         self.is_leader = True
-        recovery.abandon_orphans(self.clock())
+        gone = {(previous.host, previous.pid)} if previous is not None else set()
+        recovery.abandon_orphans(self.clock(), gone=gone)
         recovery.run_catchups(
             recovery.plan_catchup(self.clock()), self.executor.submit, runner.run_fire
         )
@@ -275,37 +286,50 @@ class Engine:
                 job.remove()
 
     def _schedule(self, task: Task, verbose: bool = True) -> bool:
-        """Add or replace the task's job; sets (does not save) `task.next_run_at`."""
+        """Add or replace the task's job; sets (does not save) `task.next_run_at`.
+
+        A task whose stored values are out of range (written around the
+        constraints) is logged and left unscheduled: one bad row must never
+        stop the others, nor reach APScheduler's thread.
+        """
+        self.known[task.pk] = task.updated_at
         try:
             trigger = triggers.build_trigger(task)
-        except Exception:  # one bad row must not stop the others
-            logger.exception("Task %s has an invalid schedule; not scheduled", task.name)
-            self.known[task.pk] = task.updated_at
-            return False
-        job = self.scheduler.add_job(
-            "scheduling.engine:fire_job",
-            trigger=trigger,
-            args=[task.pk],
-            id=job_id(task.pk),
-            name=task.name,
-            replace_existing=True,
-            misfire_grace_time=task.misfire_grace_seconds,
-        )
-        self.known[task.pk] = task.updated_at
-        task.next_run_at = getattr(job, "next_run_time", None) or triggers.next_run_after(
-            task, self.clock()
-        )
+            job = self.scheduler.add_job(
+                "scheduling.engine:fire_job",
+                trigger=trigger,
+                args=[task.pk],
+                id=job_id(task.pk),
+                name=task.name,
+                replace_existing=True,
+                misfire_grace_time=task.misfire_grace_seconds,
+            )
+            task.next_run_at = getattr(job, "next_run_time", None) or triggers.next_run_after(
+                task, self.clock()
+            )
+        except Exception as exc:  # noqa: BLE001 - whatever the row holds, the loop goes on
+            reason = "; ".join(exc.messages) if isinstance(exc, ValidationError) else repr(exc)
+            logger.error("Task %s not scheduled (fix it in the admin): %s", task.name, reason)
+            self._remove_job(task.pk)
+            return False  # and its row is not written: the database may refuse it
         if verbose:
             logger.info("Scheduled %s (%s): next run %s", task.name, trigger, task.next_run_at)
         return True
 
-    def _unschedule(self, task_id: int) -> None:
-        self.known.pop(task_id, None)
+    def _remove_job(self, task_id: int) -> None:
         try:
             self.scheduler.remove_job(job_id(task_id))
         except JobLookupError:
             pass  # a one-off job that already ran is gone from the store
-        Task.objects.filter(pk=task_id, enabled=False).update(next_run_at=None)
+
+    def _unschedule(self, task_id: int) -> None:
+        self.known.pop(task_id, None)
+        self._remove_job(task_id)
+        try:
+            with transaction.atomic():
+                Task.objects.filter(pk=task_id, enabled=False).update(next_run_at=None)
+        except IntegrityError:  # a row written around the constraints; nothing to schedule
+            logger.error("Task %s holds values the database refuses; fix it", task_id)
         logger.info("Unscheduled task %s", task_id)
 
     # --- manual runs, retries, timeouts ---------------------------------------
@@ -335,6 +359,13 @@ class Engine:
         ).select_related("task")
         flagged = 0
         for execution in candidates:
+            problem = bounds.number_problem("timeout_seconds", execution.task.timeout_seconds)
+            if problem:
+                if execution.pk not in self.unchecked_timeouts:  # log once, not every pass
+                    self.unchecked_timeouts.add(execution.pk)
+                    logger.error("%s #%s not checked for overrun: %s", execution.task.name,
+                                 execution.pk, problem)  # fmt: skip
+                continue
             limit = execution.started_at + timedelta(seconds=execution.task.timeout_seconds)
             if limit > now:
                 continue

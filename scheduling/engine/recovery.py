@@ -1,7 +1,10 @@
 """What a scheduler does when it starts leading: clean up after the last one.
 
 1. Executions left `running` by a process that is gone become `abandoned`
-   and count as failures (alerts follow through `task_finished`).
+   and count as failures (alerts follow through `task_finished`). A process
+   is gone when it has no fresh heartbeat (and, on this host, no live pid),
+   or when it held the leadership lease that expired and was just taken from
+   it: that is known at takeover, before its heartbeat goes stale.
 2. Fire times that passed while no scheduler ran: the latest one runs once as
    `catchup` if it is within the task's misfire grace; the others are recorded
    as one `skipped` execution that says how many were missed.
@@ -15,11 +18,12 @@ import socket
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from scheduling import signals, triggers
+from scheduling import bounds, signals, triggers
 from scheduling.engine.heartbeat import stale_after
 from scheduling.models import (
     ExecutionStatus,
@@ -54,14 +58,20 @@ def _owner_is_alive(execution: TaskExecution, live_nodes: set[tuple[str, int]]) 
     return execution.trigger == ExecutionTrigger.CLI
 
 
-def abandon_orphans(now: datetime | None = None) -> list[TaskExecution]:
-    """Mark running executions whose process is gone as abandoned; returns them."""
+def abandon_orphans(
+    now: datetime | None = None, gone: set[tuple[str, int]] | frozenset = frozenset()
+) -> list[TaskExecution]:
+    """Mark running executions whose process is gone as abandoned; returns them.
+
+    `gone`: (host, pid) of processes known to be gone although their heartbeat
+    still looks fresh (a leader whose expired lease was just taken over).
+    """
     now = now or timezone.now()
     live = set(
         SchedulerNode.objects.filter(
             stopped_at__isnull=True, last_beat_at__gte=now - stale_after()
         ).values_list("host", "pid")
-    )
+    ) - set(gone)
     abandoned = []
     running = TaskExecution.objects.filter(status=ExecutionStatus.RUNNING).select_related("task")
     for execution in running:
@@ -72,18 +82,8 @@ def abandon_orphans(now: datetime | None = None) -> list[TaskExecution]:
             f"before it finished; found by {socket.gethostname()}:{os.getpid()} at "
             f"{now.isoformat()}."
         )
-        with transaction.atomic():
-            changed = TaskExecution.objects.filter(
-                pk=execution.pk, status=ExecutionStatus.RUNNING
-            ).update(status=ExecutionStatus.ABANDONED, finished_at=now, error=reason)
-            if not changed:
-                continue
-            Task.objects.filter(pk=execution.task_id).update(
-                run_count=F("run_count") + 1,
-                failure_count=F("failure_count") + 1,
-                consecutive_failures=F("consecutive_failures") + 1,
-                last_status=ExecutionStatus.ABANDONED,
-            )
+        if not _mark_abandoned(execution, now, reason):
+            continue
         execution.status, execution.finished_at, execution.error = (
             ExecutionStatus.ABANDONED,
             now,
@@ -96,6 +96,28 @@ def abandon_orphans(now: datetime | None = None) -> list[TaskExecution]:
         )
         abandoned.append(execution)
     return abandoned
+
+
+def _mark_abandoned(execution: TaskExecution, now: datetime, reason: str) -> bool:
+    """Abandon one running execution and count it as a failure; False if it was not running."""
+    abandon = TaskExecution.objects.filter(pk=execution.pk, status=ExecutionStatus.RUNNING)
+    try:
+        with transaction.atomic():
+            if not abandon.update(status=ExecutionStatus.ABANDONED, finished_at=now, error=reason):
+                return False
+            Task.objects.filter(pk=execution.task_id).update(
+                run_count=F("run_count") + 1,
+                failure_count=F("failure_count") + 1,
+                consecutive_failures=F("consecutive_failures") + 1,
+                last_status=ExecutionStatus.ABANDONED,
+            )
+    except IntegrityError:  # its task row was written around the constraints: no counting
+        logger.error("Counters of %s not updated; its row is refused", execution.task.name)
+        with transaction.atomic():
+            return bool(
+                abandon.update(status=ExecutionStatus.ABANDONED, finished_at=now, error=reason)
+            )
+    return True
 
 
 def missed_fire_times(task: Task, now: datetime) -> list[datetime]:
@@ -144,17 +166,27 @@ def plan_catchup(now: datetime | None = None) -> list[tuple[Task, datetime]]:
     now = now or timezone.now()
     due: list[tuple[Task, datetime]] = []
     for task in Task.objects.filter(enabled=True, next_run_at__lte=now):
-        missed = missed_fire_times(task, now)
-        grace = timedelta(seconds=task.misfire_grace_seconds)
-        too_old = [t for t in missed if now - t > grace]
-        recent = [t for t in missed if now - t <= grace]
-        if too_old:
-            _record_skipped(task, too_old, now)
+        try:
+            recent = _plan_one(task, now)
+        except ValidationError as exc:  # out-of-range values: this task only is skipped
+            logger.error("No catch-up for %s: %s", task.name, "; ".join(exc.messages))
+            continue
         if recent:
             if len(recent) > 1:
                 logger.info("%s: %d missed fire times coalesced into one", task.name, len(recent))
             due.append((task, recent[-1]))
     return due
+
+
+def _plan_one(task: Task, now: datetime) -> list[datetime]:
+    """Record the task's misses older than its grace; return the recent ones."""
+    bounds.check_stored(task)
+    missed = missed_fire_times(task, now)
+    grace = timedelta(seconds=task.misfire_grace_seconds)
+    too_old = [t for t in missed if now - t > grace]
+    if too_old:
+        _record_skipped(task, too_old, now)
+    return [t for t in missed if now - t <= grace]
 
 
 def run_catchups(

@@ -2,15 +2,7 @@ import factory
 from django.utils import timezone
 
 from scheduling.models import ExecutionStatus, ExecutionTrigger, Task, TaskExecution, TriggerType
-
-
-def noop(**kwargs):
-    """A module-level function tasks in tests can point at."""
-    return {"ok": True, **kwargs}
-
-
-def boom(**kwargs):
-    raise RuntimeError("boom: the task failed on purpose")
+from scheduling.tests.tasks_for_tests import boom, noop  # noqa: F401 (registers the test functions)
 
 
 class TaskFactory(factory.django.DjangoModelFactory):
@@ -18,7 +10,7 @@ class TaskFactory(factory.django.DjangoModelFactory):
         model = Task
 
     name = factory.Sequence(lambda n: f"task-{n}")
-    func = "scheduling.tests.factories.noop"
+    func = "test_noop"
     description = "A task made by a factory."
     trigger_type = TriggerType.CRON
     cron_expression = "0 * * * *"

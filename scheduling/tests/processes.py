@@ -13,7 +13,10 @@ from pathlib import Path
 
 from django.db import connection
 
+from scheduling.tests import tasks_for_tests  # noqa: F401 (this process registers them too)
+
 BASE_DIR = Path(__file__).resolve().parents[2]
+TEST_TASK_MODULES = "scheduling.tests.tasks_for_tests"
 
 
 def database_url() -> str:
@@ -45,6 +48,8 @@ class SchedulerProcess:
             "SCHEDULER_HEARTBEAT_SECONDS": "0.5",
             "SCHEDULER_SYNC_SECONDS": "0.5",
             "SCHEDULER_LEASE_SECONDS": "3",
+            # The test functions, registered the way a deployment registers its own.
+            "SCHEDULER_TASK_MODULES": TEST_TASK_MODULES,
             "PYTHONUNBUFFERED": "1",
             **(env or {}),
         }

@@ -37,6 +37,7 @@ def _change_form(task, **changes):
         "retry_backoff_max_seconds": "3600",
         "timeout_seconds": "",
         "notify_on_failure": "on",
+        "notify_on_success": "on",
         "notify_recipients": "",
         "executions-TOTAL_FORMS": "0",
         "executions-INITIAL_FORMS": "0",
@@ -187,7 +188,7 @@ def test_staff_without_perms_cannot_see_task_admin(client, viewer):
 def test_adding_a_task_in_admin_validates_and_audits_the_creation(admin_client_):
     add = reverse("admin:scheduling_task_add")
     form = _change_form(
-        Task(name="new-task", func="scheduling.tests.factories.noop", timezone="UTC"),
+        Task(name="new-task", func="test_noop", timezone="UTC"),
         trigger_type="interval",
         interval_seconds="600",
         cron_expression="",
@@ -198,3 +199,137 @@ def test_adding_a_task_in_admin_validates_and_audits_the_creation(admin_client_)
     assert task.next_run_at is not None
     log = AuditLog.objects.get()
     assert (log.action, log.details["new"]["interval_seconds"]) == ("task.created", 600)
+
+
+def test_staff_cannot_point_a_task_at_a_shell_command(client, staff):
+    """The attack from issue 12: change_task only, func=subprocess.check_output."""
+    client.force_login(staff)
+    task = TaskFactory(name="backup", cron_expression="0 3 * * *")
+    page = client.get(_change_url(task)).content.decode()
+    assert '<select name="func"' in page and '<input type="text" name="func"' not in page
+    assert "test_record — Records its kwargs." in page
+    response = client.post(
+        _change_url(task),
+        _change_form(
+            task,
+            func="subprocess.check_output",
+            kwargs='{"args": ["id"]}',
+            cron_expression="* * * * *",
+        ),
+    )
+    assert response.status_code == 200
+    assert "Select a valid choice. subprocess.check_output is not one of" in response.text
+    task.refresh_from_db()
+    assert (task.func, task.kwargs, task.cron_expression) == ("test_noop", {}, "0 3 * * *")
+    assert not AuditLog.objects.exists()
+
+
+def test_changing_func_in_admin_is_audited_with_old_and_new(admin_client_, superuser):
+    task = TaskFactory(name="backup")
+    response = admin_client_.post(_change_url(task), _change_form(task, func="test_record"))
+    assert response.status_code == 302
+    log = AuditLog.objects.get()
+    assert (log.user, log.action, log.details["source"]) == (superuser, "task.configured", "admin")
+    assert (log.details["old"], log.details["new"]) == (
+        {"func": "test_noop"},
+        {"func": "test_record"},
+    )
+
+
+def test_a_row_storing_a_registered_dotted_path_saves_unchanged_without_an_audit_row(
+    admin_client_,
+):
+    task = TaskFactory(name="legacy", func="scheduling.tests.tasks_for_tests.record")
+    page = admin_client_.get(_change_url(task)).content.decode()
+    assert '<option value="test_record" selected>' in page
+    response = admin_client_.post(_change_url(task), _change_form(task, func="test_record"))
+    assert response.status_code == 302
+    assert Task.objects.get().func == "scheduling.tests.tasks_for_tests.record"
+    assert not AuditLog.objects.exists()
+
+
+def test_a_stored_func_that_is_not_registered_is_named_escaped_on_the_change_page(admin_client_):
+    task = TaskFactory(name="legacy", func="<b>os.system</b>")
+    page = admin_client_.get(_change_url(task)).content.decode()
+    assert "Stored now: <code>&lt;b&gt;os.system&lt;/b&gt;</code>, which is not registered" in page
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("misfire_grace_seconds", "100000000000000", "at most 30 days"),
+        ("misfire_grace_seconds", "0", "out of range 1-"),
+        ("timeout_seconds", "1000000000000", "at most 30 days"),
+        ("max_retries", "101", "out of range 0-100"),
+        ("max_retries", "9" * 30, "Ensure this value is less than or equal to"),
+        ("retry_backoff_seconds", "1000000000000000", "at most 1 day"),
+        ("retry_backoff_max_seconds", "9" * 40, "at most 7 days"),
+        ("retry_backoff_max_seconds", "9" * 5000, "Enter a whole number"),
+        ("interval_seconds", "1000000000000", "at most 365 days"),
+        ("kwargs", '{"a": NaN}', "NaN is not a JSON number"),
+        ("kwargs", "[" * 950 + "]" * 950, "nested 950 levels deep"),
+        ("kwargs", '{"a": "\\ud800"}', "lone surrogate"),
+        ("description", "x" * 1001, "at most 1000 characters"),
+    ],
+)
+def test_admin_shows_a_field_error_for_every_out_of_range_value(
+    admin_client_, field, value, message
+):
+    task = TaskFactory(name="backup", cron_expression="0 3 * * *")
+    response = admin_client_.post(_change_url(task), _change_form(task, **{field: value}))
+    assert response.status_code == 200
+    assert message in response.text
+    assert Task.objects.get().updated_at == task.updated_at
+    assert not AuditLog.objects.exists()
+
+
+def test_admin_refuses_a_date_past_year_9000(admin_client_):
+    task = TaskFactory(name="once", cron_expression="")
+    form = _change_form(task, trigger_type="date", run_at_0="9999-12-31", run_at_1="23:59")
+    response = admin_client_.post(_change_url(task), form)
+    assert response.status_code == 200
+    assert "run_at: 9999-12-31 23:59 is out of range" in response.text
+
+
+def test_deleting_in_admin_is_audited_one_row_per_task(admin_client_, superuser):
+    one, two, three = (TaskFactory(name=n) for n in ("one", "two", "three"))
+    admin_client_.post(reverse("admin:scheduling_task_delete", args=[one.pk]), {"post": "yes"})
+    admin_client_.post(
+        CHANGELIST,
+        {"action": "delete_selected", "_selected_action": [two.pk, three.pk], "post": "yes"},
+    )
+    assert not Task.objects.exists()
+    rows = AuditLog.objects.order_by("id")
+    assert [(r.action, r.resource_id) for r in rows] == [
+        ("task.deleted", "one"), ("task.deleted", "three"), ("task.deleted", "two"),
+    ]  # fmt: skip
+    assert all(r.user == superuser and r.details["source"] == "admin" for r in rows)
+    assert rows[0].details["old"]["func"] == "test_noop"
+
+
+def test_django_apschedulers_run_jobs_admin_is_not_offered(admin_client_):
+    body = admin_client_.get(reverse("admin:index")).content.decode()
+    assert "djangojob" not in body.lower()
+
+
+def test_policy_notification_and_description_changes_are_audited_field_by_field(admin_client_):
+    task = TaskFactory(name="backup")
+    changes = {
+        "description": "Nightly dump",
+        "max_retries": "3",
+        "timeout_seconds": "600",
+        "allow_overlap": "on",
+        "notify_on_failure": "",
+        "notify_recipients": "ops@example.com",
+    }
+    admin_client_.post(_change_url(task), _change_form(task, **changes))
+    log = AuditLog.objects.get()
+    assert log.details["new"] == {
+        "description": "Nightly dump",
+        "allow_overlap": True,
+        "max_retries": 3,
+        "timeout_seconds": 600,
+        "notify_on_failure": False,
+        "notify_recipients": "ops@example.com",
+    }
+    assert log.details["old"]["max_retries"] == 0 and log.details["old"]["timeout_seconds"] is None

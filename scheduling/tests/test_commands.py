@@ -29,7 +29,7 @@ def test_runtask_runs_inline_records_cli_and_prints_the_result():
 
 
 def test_runtask_exits_1_on_failure_and_prints_the_error():
-    TaskFactory(name="bad", func="scheduling.tests.factories.boom")
+    TaskFactory(name="bad", func="scheduling.tests.tasks_for_tests.boom")
     with pytest.raises(SystemExit) as excinfo:
         run("runtask", "bad")
     assert excinfo.value.code == 1
@@ -40,8 +40,15 @@ def test_runtask_exits_1_on_failure_and_prints_the_error():
     "args, message",
     [
         (["runtask", "nope"], "Unknown task 'nope'"),
-        (["runtask", "echo", "--kwargs", "{not json"], "--kwargs is not valid JSON"),
-        (["runtask", "echo", "--kwargs", "[1]"], "--kwargs must be a JSON object"),
+        (["runtask", "echo", "--kwargs", "{not json"], "--kwargs: not valid JSON"),
+        (["runtask", "echo", "--kwargs", "[1]"], "--kwargs: must be a JSON object"),
+        (["runtask", "echo", "--kwargs", '{"a": NaN}'], "--kwargs: NaN is not a JSON number"),
+        (["runtask", "echo", "--kwargs", '{"a": Infinity}'], "Infinity is not a JSON number"),
+        (["runtask", "echo", "--kwargs", "[" * 10_000 + "]" * 10_000], "nested 10000 levels"),
+        (["runtask", "echo", "--kwargs", '{"a": "\\ud800"}'], "lone surrogate"),
+        (["runtask", "echo", "--kwargs", '{"a": "\udcff"}'], "lone surrogate"),  # bad argv byte
+        (["runtask", "echo", "--kwargs", '{"a": "' + "x" * 70_000 + '"}'], "64 KiB"),
+        (["taskhistory", "echo", "--limit", "-1"], "--limit: -1 is out of range"),
         (["taskhistory", "nope"], "Unknown task 'nope'"),
     ],
 )

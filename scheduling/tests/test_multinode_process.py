@@ -38,7 +38,7 @@ def lease_holder_pid():
 
 @pytest.mark.parametrize("count", [2, 3])
 def test_n_schedulers_run_every_fire_time_exactly_once(start_scheduler, count):
-    TaskScheduler().add_interval_task("tick", "scheduling.tests.tasks_for_tests.record", 1)
+    TaskScheduler().add_interval_task("tick", "test_record", 1)
     processes = [start_scheduler() for _ in range(count)]
     wait_until(lambda: TaskExecution.objects.filter(task__name="tick").exists(), 30, "first run")
     first = TaskExecution.objects.filter(task__name="tick").order_by("scheduled_for").first()
@@ -68,13 +68,14 @@ def test_n_schedulers_run_every_fire_time_exactly_once(start_scheduler, count):
     assert {f[2] for f in fires} == {leaders[0].proc.pid}
 
 
-def test_kill_9_of_the_leader_hands_over_within_the_lease_and_abandons_its_run(start_scheduler):
+def slow_run_on_a_leader_with_a_standby(start_scheduler, **env):
+    """(leader, standby, the leader's running execution of a 30 s task)."""
     TaskScheduler().add_interval_task(
         "slow", "scheduling.tests.tasks_for_tests.sleep", 2, kwargs={"seconds": 30}
     )
-    first = start_scheduler()
+    first = start_scheduler(**env)
     first.wait_for_output("is now the leader")
-    second = start_scheduler(SCHEDULER_SHUTDOWN_GRACE_SECONDS="1")
+    second = start_scheduler(SCHEDULER_SHUTDOWN_GRACE_SECONDS="1", **env)
     second.wait_for_output("started")
     running = wait_until(
         lambda: TaskExecution.objects.filter(task__name="slow", status="running").first(),
@@ -82,6 +83,11 @@ def test_kill_9_of_the_leader_hands_over_within_the_lease_and_abandons_its_run(s
         "a run in progress on the leader",
     )
     assert running.pid == first.proc.pid
+    return first, second, running
+
+
+def test_kill_9_of_the_leader_hands_over_within_the_lease_and_abandons_its_run(start_scheduler):
+    first, second, running = slow_run_on_a_leader_with_a_standby(start_scheduler)
     first.proc.send_signal(signal.SIGKILL)
     killed_at = time.monotonic()
     first.proc.wait(10)  # reap it, as systemd or kubelet would: a zombie still "exists"
@@ -107,6 +113,29 @@ def test_kill_9_of_the_leader_hands_over_within_the_lease_and_abandons_its_run(s
     # Its own 30 s run outlasts the 1 s shutdown grace: it still exits 0, says so.
     assert second.terminate() == 0
     assert "Scheduler stopped; runs left." in second.output
+
+
+def test_a_killed_leaders_run_is_abandoned_at_takeover_whatever_the_heartbeat(start_scheduler):
+    """Lease 3 s, heartbeat 2 s: at takeover the dead leader's heartbeat (stale after 3
+    beats, 6 s) still looks fresh; the expired lease is the evidence that it is gone."""
+    first, second, running = slow_run_on_a_leader_with_a_standby(
+        start_scheduler, SCHEDULER_HEARTBEAT_SECONDS="2"
+    )
+    first.proc.send_signal(signal.SIGKILL)
+    first.proc.wait(10)
+    second.wait_for_output("is now the leader", timeout=LEASE_SECONDS + 10)
+    took_over = time.monotonic()
+    wait_until(
+        lambda: TaskExecution.objects.get(pk=running.pk).status == ExecutionStatus.ABANDONED,
+        3,  # the orphan scan would come 30 s later
+        f"the killed leader's run to be abandoned at takeover; output:\n{second.output}",
+    )
+    assert time.monotonic() - took_over < 3
+    assert f"Took the lease from {first.proc.pid}" not in second.output  # named by node id
+    assert "which stopped renewing it" in second.output
+    running.refresh_from_db()
+    assert f":{first.proc.pid})" in running.error
+    assert second.terminate() == 0
 
 
 def test_a_stopped_scheduler_catches_up_once_on_restart(start_scheduler):

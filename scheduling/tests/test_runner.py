@@ -1,6 +1,8 @@
 """The runner's bookkeeping: rows, counters, results, failures, retries, signals."""
 
 import random
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
@@ -9,6 +11,7 @@ from django.utils import timezone
 from scheduling.engine import runner
 from scheduling.models import ExecutionStatus, ExecutionTrigger, Task, TaskExecution
 from scheduling.tests.factories import TaskExecutionFactory, TaskFactory
+from scheduling.tests.stored import DEEP, not_registered_marker, write_raw
 
 pytestmark = pytest.mark.django_db
 
@@ -30,7 +33,7 @@ def test_success_records_result_counters_and_timings(finished):
 
 
 def test_failure_records_traceback_and_consecutive_failures(finished):
-    task = TaskFactory(func="scheduling.tests.factories.boom")
+    task = TaskFactory(func="scheduling.tests.tasks_for_tests.boom")
     runner.run_now(task)
     execution = runner.run_now(task)
     execution.refresh_from_db()
@@ -39,25 +42,60 @@ def test_failure_records_traceback_and_consecutive_failures(finished):
     assert execution.error.startswith("RuntimeError: boom")
     assert "Traceback (most recent call last)" in execution.error
     assert (task.failure_count, task.consecutive_failures, task.last_status) == (2, 2, "failed")
-    task.func = "scheduling.tests.factories.noop"
+    task.func = "scheduling.tests.tasks_for_tests.noop"
     task.save()
     runner.run_now(task)
     task.refresh_from_db()
     assert (task.consecutive_failures, task.success_count, task.run_count) == (0, 1, 3)
 
 
-def test_missing_function_is_a_recorded_failure_not_a_crash():
-    task = TaskFactory(func="scheduling.tests.tasks_for_tests.no_such_function")
+def test_a_stored_func_that_is_not_registered_fails_without_importing_anything():
+    module = "scheduling.tests.not_registered"
+    assert module not in sys.modules
+    task = TaskFactory(func=f"{module}.touch")  # written straight to the database
     execution = runner.run_now(task)
     assert execution.status == ExecutionStatus.FAILED
-    assert "has no callable 'no_such_function'" in execution.error
-    task.func = "vanished_module.func"
-    execution = runner.run_now(task)
-    assert "cannot import module 'vanished_module'" in execution.error
+    assert f"'{module}.touch' is not a registered task function" in execution.error
+    assert "@scheduled_task" in execution.error and "SCHEDULER_TASK_MODULES" in execution.error
+    assert module not in sys.modules
+    assert not not_registered_marker().exists()
+    task.refresh_from_db()
+    assert (task.failure_count, task.last_status) == (1, "failed")
+
+
+@pytest.mark.parametrize("path", ["scheduling.tests.tasks_for_tests.record", "test_record"])
+def test_rows_naming_a_registered_function_by_path_or_name_keep_working(path):
+    execution = runner.run_now(TaskFactory(func=path, kwargs={"n": 1}))
+    assert (execution.status, execution.result) == (ExecutionStatus.SUCCESS, {"received": {"n": 1}})
+
+
+def test_a_shell_command_written_to_the_database_never_runs(monkeypatch, finished):
+    ran = []
+    monkeypatch.setattr(subprocess, "check_output", lambda *a, **k: ran.append(a) or b"uid=0")
+    task = TaskFactory(func="subprocess.check_output", kwargs={"args": ["id"]}, max_retries=3)
+    scheduled = runner.run_fire(task.pk, timezone.now().replace(microsecond=0))
+    manual = TaskExecution.objects.create(task=task, trigger="manual", status="queued")
+    runner.run_queued(manual.pk)
+    manual.refresh_from_db()
+    for execution in (scheduled, manual):
+        assert execution.status == ExecutionStatus.FAILED
+        assert "'subprocess.check_output' is not a registered task function" in execution.error
+    assert ran == []
+    assert not TaskExecution.objects.filter(trigger="retry").exists()  # a retry cannot help
+
+
+def test_unreadable_stored_kwargs_fail_the_run_with_the_reason(finished):
+    task = TaskFactory(func="test_record")
+    execution = TaskExecution.objects.create(task=task, trigger="manual", status="queued")
+    write_raw(execution, kwargs=DEEP)
+    runner.run_queued(execution.pk)
+    execution.refresh_from_db()
+    assert execution.status == ExecutionStatus.FAILED
+    assert "kwargs: the stored value is unreadable (nested 900 levels deep" in execution.error
 
 
 def test_bad_kwargs_fail_the_run_with_a_clear_error():
-    task = TaskFactory(func="scheduling.tests.factories.boom")
+    task = TaskFactory(func="scheduling.tests.tasks_for_tests.boom")
     task.func = "scheduling.tests.tasks_for_tests.wait_for_release"
     execution = runner.run_now(task, kwargs={"no_such_argument": 1})
     assert execution.status == ExecutionStatus.FAILED
@@ -123,7 +161,7 @@ def test_queued_execution_is_claimed_once_and_uses_its_own_kwargs():
 
 
 def test_failure_with_retries_queues_the_next_attempt_and_defers_the_final_signal(finished):
-    task = TaskFactory(func="scheduling.tests.factories.boom", max_retries=2)
+    task = TaskFactory(func="scheduling.tests.tasks_for_tests.boom", max_retries=2)
     fire = timezone.now()
     first = runner.run_fire(task.pk, fire)
     retry = TaskExecution.objects.get(trigger=ExecutionTrigger.RETRY)
@@ -140,7 +178,7 @@ def test_failure_with_retries_queues_the_next_attempt_and_defers_the_final_signa
 
 
 def test_cli_runs_are_not_retried():
-    task = TaskFactory(func="scheduling.tests.factories.boom", max_retries=3)
+    task = TaskFactory(func="scheduling.tests.tasks_for_tests.boom", max_retries=3)
     runner.run_now(task)
     assert not TaskExecution.objects.filter(trigger=ExecutionTrigger.RETRY).exists()
 

@@ -71,7 +71,7 @@ def test_outcome_and_counters_are_written_in_place():
 
 @pytest.mark.django_db
 def test_a_task_returning_none_stores_sql_null():
-    task = TaskFactory(func="benchmarks.engine_setup.noop_task")  # returns None
+    task = TaskFactory(func="test_returns")  # returns None
     execution = runner.run_fire(task.pk, timezone.now())
     assert execution.status == ExecutionStatus.SUCCESS
     assert TaskExecution.objects.filter(pk=execution.pk, result__isnull=True).exists()
@@ -142,7 +142,7 @@ def test_claim_fires_reports_an_earlier_running_run_unless_overlap_is_allowed():
 @pytest.mark.django_db
 def test_record_outcomes_stores_every_run_counts_it_and_signals_each(finished):
     ok = TaskFactory(func="scheduling.tests.tasks_for_tests.record", kwargs={"x": 1})
-    bad = TaskFactory(func="scheduling.tests.factories.boom", max_retries=1)
+    bad = TaskFactory(func="scheduling.tests.tasks_for_tests.boom", max_retries=1)
     claims = claim_fires([(ok.pk, FIRE), (bad.pk, FIRE)])
     outcomes = [runner.run_claimed(claim) for claim in claims]
     assert TaskExecution.objects.filter(status=ExecutionStatus.RUNNING).count() == 2

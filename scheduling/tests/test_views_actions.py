@@ -114,7 +114,7 @@ def test_run_now_queues_a_manual_run_and_audits_it(staff_client, staff, task):
         "task",
         "backup",
     )
-    assert log.details == {"execution_id": execution.pk}
+    assert log.details == {"source": "page", "execution_id": execution.pk}
     assert (log.ip_address, log.user_agent) == ("10.1.2.3", "pytest-browser/1.0")
 
 
@@ -161,8 +161,8 @@ def test_toggle_pauses_then_resumes_and_audits_both(staff_client, staff, task):
     assert task.enabled is True and task.next_run_at is not None
     logs = list(AuditLog.objects.order_by("id").values_list("action", "details"))
     assert logs == [
-        ("task.disabled", {"old": {"enabled": True}, "new": {"enabled": False}}),
-        ("task.enabled", {"old": {"enabled": False}, "new": {"enabled": True}}),
+        ("task.disabled", {"source": "page", "old": {"enabled": True}, "new": {"enabled": False}}),
+        ("task.enabled", {"source": "page", "old": {"enabled": False}, "new": {"enabled": True}}),
     ]
 
 
@@ -197,6 +197,7 @@ def test_configure_saves_a_new_cron_schedule_and_audits_old_and_new(staff_client
     log = AuditLog.objects.get()
     assert (log.user, log.action, log.resource_id) == (staff, "task.configured", "backup")
     assert log.details == {
+        "source": "page",
         "old": {"cron_expression": "0 3 * * *", "timezone": "UTC", "kwargs": {}},
         "new": {
             "cron_expression": "30 4 * * 1",
@@ -241,7 +242,41 @@ def test_a_bad_cron_shows_the_field_error_and_saves_nothing(staff_client, task):
     [
         ({"timezone": "Mars/Olympus"}, "timezone", "Select a valid choice"),
         ({"kwargs": "[1, 2]"}, "kwargs", "must be a JSON object"),
-        ({"kwargs": "{not json"}, "kwargs", "Enter a valid JSON"),
+        ({"kwargs": "{not json"}, "kwargs", "not valid JSON"),
+        ({"kwargs": '{"a": NaN}'}, "kwargs", "NaN is not a JSON number"),
+        ({"kwargs": '{"a": -Infinity}'}, "kwargs", "-Infinity is not a JSON number"),
+        ({"kwargs": '{"a": 1e999}'}, "kwargs", "too large for a number"),
+        ({"kwargs": "[" * 900 + "]" * 900}, "kwargs", "nested 900 levels deep"),
+        ({"kwargs": '{"a": ' * 950 + "1" + "}" * 950}, "kwargs", "nested 950 levels deep"),
+        ({"kwargs": "[" * 10_000 + "]" * 10_000}, "kwargs", "nested 10000 levels deep"),
+        ({"kwargs": '{"a": "\\ud800"}'}, "kwargs", "lone surrogate"),
+        ({"kwargs": '{"a": "\\u0000"}'}, "kwargs", "NUL"),
+        ({"kwargs": '{"a": "' + "x" * 70_000 + '"}'}, "kwargs", "64 KiB"),
+        (
+            {"trigger_type": "date", "run_at": "9999-12-31T23:59", "timezone": "Etc/GMT+12"},
+            "run_at",
+            "out of range",
+        ),
+        (
+            {"trigger_type": "date", "run_at": "0001-01-01T00:00", "timezone": "Etc/GMT-14"},
+            "run_at",
+            "out of range",
+        ),  # fmt: skip
+        (
+            {"trigger_type": "interval", "interval_seconds": "1000000000000"},
+            "interval_seconds",
+            "at most 365 days",
+        ),  # fmt: skip
+        (
+            {"trigger_type": "interval", "interval_seconds": "9" * 30},
+            "interval_seconds",
+            "at most 365 days",
+        ),  # fmt: skip
+        (
+            {"trigger_type": "interval", "interval_seconds": "9" * 5000},
+            "interval_seconds",
+            "Enter a whole number",
+        ),  # fmt: skip
         ({"trigger_type": "interval", "interval_seconds": "0"}, "interval_seconds", "positive"),
         ({"trigger_type": "date", "run_at": "2001-01-01T00:00"}, "run_at", "is in the past"),
     ],
@@ -264,3 +299,46 @@ def test_saving_an_unchanged_schedule_writes_no_audit_row(staff_client, task):
     response = staff_client.post("/tasks/backup/configure/", _form(cron_expression="0 3 * * *"))
     assert response.status_code == 302
     assert not AuditLog.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        '{"a": NaN}',
+        "[" * 10_000 + "]" * 10_000,
+        '{"a": "\\ud800"}',
+        '{"a": ' * 950 + "1" + "}" * 950,
+    ],
+)
+def test_a_browser_posting_hostile_kwargs_sees_the_form_again_with_the_error(
+    staff_client, task, kwargs
+):
+    response = staff_client.post("/tasks/backup/configure/", _form(kwargs=kwargs))
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "kwargs: " in body and 'id="schedule-form"' in body
+    assert Task.objects.get().kwargs == {}
+    assert not AuditLog.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "changes, field, message",
+    [
+        ({"trigger_type": "interval", "interval_seconds": "9" * 5000}, "interval_seconds",
+         "Enter a whole number."),
+        ({"trigger_type": "date", "run_at": "9999-12-31T23:59", "timezone": "Etc/GMT+12"},
+         "run_at", "run_at: year 9999 is out of range 1970-9000"),
+    ],
+)  # fmt: skip
+def test_a_refused_field_gets_one_error_not_a_second_about_the_stored_value(
+    staff_client, task, changes, field, message
+):
+    response = staff_client.post(
+        "/tasks/backup/configure/", _form(**changes), HTTP_ACCEPT="application/json"
+    )
+    assert [e["message"] for e in response.json()["errors"][field]] == [message]
+
+
+def test_a_json_client_is_audited_as_the_api(staff_client, task):
+    staff_client.post("/tasks/backup/toggle/", HTTP_ACCEPT="application/json")
+    assert AuditLog.objects.get().details["source"] == "api"

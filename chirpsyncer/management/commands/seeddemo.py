@@ -24,7 +24,9 @@ class Command(BaseCommand):
         if scale < 1:
             self.stderr.write("--scale must be at least 1")
             sys.exit(2)
-        if if_empty and AuditLog.objects.exists():
+        # Task changes are audited too (syncdefaulttasks may have run first): only
+        # ChirpSyncer's own rows say the demo data is there.
+        if if_empty and AuditLog.objects.exclude(resource_type="task").exists():
             self.stdout.write("Demo data already present; skipping (drop --if-empty to add more).")
             return
         sizes = demo.Sizes.for_scale(scale)

@@ -1,17 +1,19 @@
 """Run the scheduler until SIGTERM/SIGINT: `python manage.py runscheduler`."""
 
 import logging
+import math
 import os
 import signal
 import sys
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from scheduling.engine.loop import Engine
 
 logger = logging.getLogger("scheduling.engine")
+MAX_GRACE_SECONDS = 86_400
 
 
 class Command(BaseCommand):
@@ -31,6 +33,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, grace: float, no_sync_defaults: bool, **options) -> None:
+        if not (math.isfinite(grace) and 0 <= grace <= MAX_GRACE_SECONDS):
+            raise CommandError(f"--grace: {grace} is out of range 0-{MAX_GRACE_SECONDS:,} seconds")
         if not no_sync_defaults:
             call_command("syncdefaulttasks", verbosity=0)
         engine = Engine()

@@ -4,8 +4,10 @@ import contextlib
 import json
 import sys
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from scheduling import kwargs as task_kwargs
 from scheduling.engine.runner import run_now
 from scheduling.models import ExecutionStatus, ExecutionTrigger, Task
 from scheduling.progress import progress_bars
@@ -29,11 +31,9 @@ class Command(BaseCommand):
         overrides = None
         if kwargs is not None:
             try:
-                overrides = json.loads(kwargs)
-            except json.JSONDecodeError as exc:
-                raise CommandError(f"--kwargs is not valid JSON: {exc}") from None
-            if not isinstance(overrides, dict):
-                raise CommandError("--kwargs must be a JSON object, e.g. '{\"days_old\": 30}'")
+                overrides = task_kwargs.parse(kwargs, label="--kwargs")
+            except ValidationError as exc:
+                raise CommandError(exc.messages[0]) from None
         self.stdout.write(f"Running {task.name} ({task.func}) ...")
         self.stdout.flush()
         # A bar per thing the task counts, when someone watches a terminal.

@@ -2,6 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
+from scheduling.audit import Actor
 from scheduling.defaults import sync_default_tasks
 
 
@@ -9,7 +10,7 @@ class Command(BaseCommand):
     help = "Create missing default tasks from the registry (edited schedules are kept)."
 
     def handle(self, *args, **options) -> None:
-        created, kept = sync_default_tasks()
+        created, kept = sync_default_tasks(Actor("cli"))
         for name in created:
             self.stdout.write(f"Created task {name}")
         self.stdout.write(f"{len(created)} created, {len(kept)} already present (left as is).")

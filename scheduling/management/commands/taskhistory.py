@@ -5,15 +5,19 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from scheduling.models import Task
 from scheduling.scheduler import TaskScheduler
 
+MAX_LIMIT = 10_000
+
 
 class Command(BaseCommand):
     help = "Show a task's executions, newest first."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("name")
-        parser.add_argument("--limit", type=int, default=20)
+        parser.add_argument("--limit", type=int, default=20, help=f"1 to {MAX_LIMIT:,}.")
 
     def handle(self, *args, name: str, limit: int, **options) -> None:
+        if not 1 <= limit <= MAX_LIMIT:
+            raise CommandError(f"--limit: {limit} is out of range 1-{MAX_LIMIT:,}")
         try:
             history = TaskScheduler().get_task_history(name, limit=limit)
         except Task.DoesNotExist:
