@@ -53,8 +53,15 @@ def _jsonable(value: Any) -> Any:
     return DjangoJSONEncoder().default(value)
 
 
+def _value(task: Task, name: str) -> Any:
+    """A field's value as the audit trail shows it: a related task by its name."""
+    if name == "after_task":
+        return task.after_task.name if task.after_task_id else None
+    return _jsonable(getattr(task, name))
+
+
 def snapshot(task: Task, fields: list[str] | None = None) -> dict[str, Any]:
-    return {name: _jsonable(getattr(task, name)) for name in fields or config_fields()}
+    return {name: _value(task, name) for name in fields or config_fields()}
 
 
 def changes(old: dict[str, Any], new: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -8,7 +8,11 @@ the status API never aggregate the (possibly millions of) executions.
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.validators import MaxLengthValidator, ProhibitNullCharactersValidator
+from django.core.validators import (
+    MaxLengthValidator,
+    ProhibitNullCharactersValidator,
+    RegexValidator,
+)
 from django.db import models
 from django.db.models.lookups import Exact
 from django.urls import reverse
@@ -30,6 +34,15 @@ class TriggerType(models.TextChoices):
     CRON = "cron", "Cron expression"
     INTERVAL = "interval", "Fixed interval"
     DATE = "date", "Once, at a date"
+    AFTER = "after", "After another task"
+
+
+class AfterStatus(models.TextChoices):
+    """Which outcomes of the upstream task start a chained (`after`) task."""
+
+    SUCCESS = "success", "succeeds"
+    FAILURE = "failure", "fails"
+    ANY = "any", "finishes, whatever the outcome"
 
 
 class ExecutionStatus(models.TextChoices):
@@ -47,6 +60,7 @@ class ExecutionTrigger(models.TextChoices):
     CLI = "cli", "Command line"
     RETRY = "retry", "Retry"
     CATCHUP = "catchup", "Catch-up"
+    CHAIN = "chain", "Chain"
 
 
 FINISHED_STATUSES = (
@@ -112,6 +126,31 @@ class Task(models.Model):
     timezone = models.CharField(max_length=64, default=default_timezone)
     kwargs = KwargsField(default=dict, blank=True)
     enabled = models.BooleanField(default=True)
+    # Chains: an `after` task runs when `after_task` finishes with `after_status`.
+    after_task = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="downstream",
+        help_text="For the trigger 'after another task': the task to wait for.",
+    )
+    after_status = models.CharField(
+        max_length=10, choices=AfterStatus.choices, default=AfterStatus.SUCCESS
+    )
+    # Where runs execute: blank = threads of the scheduler process; a name = that Celery queue.
+    queue = models.CharField(
+        max_length=100,
+        blank=True,
+        default="",
+        validators=[
+            RegexValidator(
+                r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$",
+                "queue: letters, digits, '_', '.', ':' or '-', starting with a letter or digit",
+            )
+        ],
+        help_text="Celery queue its runs are sent to; blank runs them in the scheduler process.",
+    )
 
     # Run policy.
     misfire_grace_seconds = models.PositiveIntegerField(
@@ -169,6 +208,14 @@ class Task(models.Model):
             models.CheckConstraint(
                 condition=Exact(jsontext.JSONTypeOf("kwargs"), "object"),
                 name="task_kwargs_is_object",
+            ),
+            # An `after` task always has an upstream, and never waits for itself.
+            models.CheckConstraint(
+                condition=~models.Q(trigger_type="after") | models.Q(after_task__isnull=False),
+                name="task_after_has_upstream",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(after_task=models.F("id")), name="task_after_not_itself"
             ),
         ]
 
@@ -244,6 +291,11 @@ class TaskExecution(models.Model):
     pid = models.PositiveIntegerField(null=True, blank=True)
     attempt = models.PositiveSmallIntegerField(default=1)
     is_overdue = models.BooleanField(default=False)
+    # A `chain` run points at the upstream run that started it.
+    parent = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="children"
+    )
+    log = models.TextField(blank=True, help_text="What the run logged (capped at 64 KiB).")
 
     class Meta:
         ordering = ["-id"]
@@ -259,7 +311,14 @@ class TaskExecution(models.Model):
                 fields=["task", "scheduled_for"],
                 condition=models.Q(trigger__in=["schedule", "catchup"]),
                 name="execution_unique_scheduled_fire",
-            )
+            ),
+            # One upstream run starts each downstream task at most once, however
+            # many schedulers (or re-sent signals) see it finish.
+            models.UniqueConstraint(
+                fields=["task", "parent"],
+                condition=models.Q(trigger="chain"),
+                name="execution_unique_chain_run",
+            ),
         ]
 
     def __str__(self) -> str:
