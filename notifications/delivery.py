@@ -88,8 +88,8 @@ def deliver(deliveries: list[Delivery], email: Email) -> list[Delivery]:
     pending = [d for d in deliveries if d.status == DeliveryStatus.PENDING]
     if not pending:
         return deliveries
-    connection = get_connection(fail_silently=False)
     try:
+        connection = get_connection(fail_silently=False)
         connection.open()
     except Exception as exc:  # noqa: BLE001 - any transport error is logged as a failed delivery
         _fail(pending, email, exc)

@@ -105,7 +105,8 @@ def _task_context(
     return {
         "task": task,
         "execution": execution,
-        "task_url": settings.SITE_URL + task.get_absolute_url(),
+        # A task known only by name (NotificationService) has no page to link to.
+        "task_url": settings.SITE_URL + task.get_absolute_url() if task.pk else "",
         "execution_url": settings.SITE_URL + execution.get_absolute_url() if execution else "",
         "when": _when(execution),
         "duration": format_duration(execution.duration_ms) if execution else "",
