@@ -37,12 +37,17 @@ THROTTLE_SECONDS = 0.2
 
 @dataclass(frozen=True)
 class Email:
-    """A rendered email: the same subject and bodies go to every recipient."""
+    """A rendered message: the same subject and bodies go to every recipient.
+
+    `chat` is the short text channels post (chat services want a few lines,
+    not the mail's full page).
+    """
 
     kind: str
     subject: str
     text: str
     html: str = ""
+    chat: str = ""
 
 
 def sent_last_hour(recipient: str) -> int:

@@ -20,8 +20,8 @@ from django.conf import settings
 from django.core.mail import get_connection
 from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 
-from notifications import delivery, emails, recipients, report
-from notifications.models import Delivery, DeliveryStatus
+from notifications import channel_posts, delivery, emails, recipients, report
+from notifications.models import Channel, Delivery, DeliveryStatus, Kind
 from scheduling.models import Task, TaskExecution
 
 logger = logging.getLogger(__name__)
@@ -33,13 +33,20 @@ def all_sent(deliveries: list[Delivery]) -> bool:
     return bool(deliveries) and all(d.status == DeliveryStatus.SENT for d in deliveries)
 
 
-def deliver_weekly_report(to: Recipients = None) -> list[Delivery]:
-    """Build last week's report and mail it (by default to staff and ADMINS)."""
+def deliver_weekly_report(to: Recipients = None, *, to_channels: bool = False) -> list[Delivery]:
+    """Build last week's report and mail it (by default to staff and ADMINS).
+
+    With `to_channels`, also post its summary to the channels subscribed to
+    the weekly report (in the background, like alerts).
+    """
     addresses = recipients.parse_addresses(to) if to else recipients.staff_and_admins()
     if not addresses:
-        logger.warning("Weekly report not sent: no staff user with an email and no ADMINS")
+        logger.warning("Weekly report not mailed: no staff user with an email and no ADMINS")
+    if not addresses and not (to_channels and Channel.objects.for_kind(Kind.WEEKLY_REPORT)):
         return []
-    return delivery.send(emails.weekly_report(report.build()), addresses)
+    email = emails.weekly_report(report.build())
+    posts = channel_posts.post(email) if to_channels else []
+    return (delivery.send(email, addresses) if addresses else []) + posts
 
 
 class NotificationService:

@@ -4,6 +4,7 @@ a real HTTP endpoint for channels."""
 import pytest
 
 from notifications import delivery
+from notifications.background import sender
 from notifications.tests.smtp import running_smtp_server
 from notifications.tests.webhook import running_endpoint
 
@@ -43,3 +44,6 @@ def endpoint():
     """An HTTP server on 127.0.0.1 that records what channels post to it."""
     with running_endpoint() as server:
         yield server
+        # Posts still in flight would otherwise write into the next test's database.
+        server.release.set()
+        assert sender.flush(timeout=15), "background channel posts did not finish"
