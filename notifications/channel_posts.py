@@ -24,14 +24,15 @@ from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import close_old_connections, connections, transaction
 from django.utils import timezone
 
 from chirpsyncer.models import ErrorLog
-from notifications import channels
+from notifications import channels, delivery
 from notifications.background import sender
 from notifications.delivery import Email
-from notifications.models import DELIVERED_OR_SENDING, Channel, Delivery, DeliveryStatus, Kind
+from notifications.models import Channel, Delivery, DeliveryStatus, Kind
 from scheduling.models import Task, TaskExecution
 
 logger = logging.getLogger(__name__)
@@ -49,39 +50,21 @@ STALE_AFTER = timedelta(minutes=15)
 INTERRUPTED = "Interrupted: the process posting it stopped before the service answered."
 
 
-def posted_last_hour(channel: Channel) -> int:
-    since = timezone.now() - timedelta(hours=1)
-    return Delivery.objects.filter(
-        channel=channel, status__in=DELIVERED_OR_SENDING, created_at__gte=since
-    ).count()
-
-
 def claim(
     email: Email, *, task: Task | None = None, execution: TaskExecution | None = None
 ) -> list[Delivery]:
-    """One row per channel that wants `email`'s kind (about `task`)."""
-    rows = []
-    for channel in Channel.objects.for_kind(email.kind, task):
-        over_limit = posted_last_hour(channel) >= settings.NOTIFY_MAX_PER_HOUR
-        rows.append(
-            Delivery.objects.create(
-                kind=email.kind,
-                channel=channel,
-                recipient=channel.name,
-                task=task,
-                execution=execution,
-                subject=email.subject,
-                status=DeliveryStatus.SUPPRESSED if over_limit else DeliveryStatus.PENDING,
-                error=_limit_note() if over_limit else "",
-            )
+    """One row per channel that wants `email`'s kind (about `task`): pending or suppressed."""
+    return [
+        delivery.claim_one(
+            email,
+            channel.name,
+            delivery.sent_last_hour(channel=channel),
+            channel=channel,
+            task=task,
+            execution=execution,
         )
-        if over_limit:
-            logger.warning("Suppressed %s post to channel %s: hourly limit", email.kind, channel)
-    return rows
-
-
-def _limit_note() -> str:
-    return f"{settings.NOTIFY_MAX_PER_HOUR} posts in the last hour (NOTIFY_MAX_PER_HOUR)"
+        for channel in Channel.objects.for_kind(email.kind, task)
+    ]
 
 
 def dispatch(rows: list[Delivery], email: Email) -> None:
@@ -160,7 +143,7 @@ def expire_stale() -> int:
     return expired
 
 
-def send_test(channel: Channel, user=None) -> channels.Answer:
+def send_test(channel: Channel, user: AbstractBaseUser | None = None) -> channels.Answer:
     """Post a test message to `channel` now (the admin waits) and log it."""
     email = channel_test_message(channel, user)
     row = Delivery.objects.create(
@@ -173,7 +156,7 @@ def send_test(channel: Channel, user=None) -> channels.Answer:
     return answer
 
 
-def channel_test_message(channel: Channel, user=None) -> Email:
+def channel_test_message(channel: Channel, user: AbstractBaseUser | None = None) -> Email:
     who = f" by {user.get_username()}" if user is not None else ""
     text = (
         f'A test message for the channel "{channel.name}", sent{who} from {settings.SITE_URL}.\n'

@@ -34,6 +34,18 @@ def finished_post(channel) -> Delivery:
     return wait_until(rows.first, 15, f"the post to {channel.name} to end")
 
 
+def runtask(name: str, **env: str) -> subprocess.CompletedProcess:
+    """`manage.py runtask NAME` in its own process, against the test database."""
+    return subprocess.run(
+        [sys.executable, "manage.py", "runtask", name],
+        capture_output=True,
+        text=True,
+        cwd=settings.BASE_DIR,
+        env={**os.environ, "DATABASE_URL": database_url(), **env},
+        timeout=120,
+    )
+
+
 def test_a_failing_task_posts_one_alert_with_title_body_and_link(endpoint, staff):
     channel = ChannelFactory(name="ops-webhook", url=endpoint.url("json", "alerts"))
     task = TaskFactory(name="sync-feeds", func=BOOM)
@@ -135,14 +147,7 @@ def test_a_command_that_exits_finishes_its_posts_first(endpoint, staff):
     channel = ChannelFactory(url=endpoint.url("json", "alerts"))
     TaskFactory(name="sync-feeds", func=BOOM)
 
-    done = subprocess.run(
-        [sys.executable, "manage.py", "runtask", "sync-feeds"],
-        capture_output=True,
-        text=True,
-        cwd=settings.BASE_DIR,
-        env={**os.environ, "DATABASE_URL": database_url(), "SITE_URL": "https://x.example.com"},
-        timeout=120,
-    )
+    done = runtask("sync-feeds")
 
     assert done.returncode == 1, done.stderr  # the task failed
     row = Delivery.objects.get(channel=channel)
@@ -155,16 +160,8 @@ def test_a_command_does_not_wait_for_a_hung_endpoint_to_exit(endpoint, staff):
     """At exit a process waits for at most one post's timeout, not for the service."""
     channel = ChannelFactory(url=endpoint.url("json", "slow/alerts"))
     TaskFactory(name="sync-feeds", func=BOOM)
-    env = {"DATABASE_URL": database_url(), "NOTIFY_CHANNEL_TIMEOUT_SECONDS": "1"}
 
-    done = subprocess.run(
-        [sys.executable, "manage.py", "runtask", "sync-feeds"],
-        capture_output=True,
-        text=True,
-        cwd=settings.BASE_DIR,
-        env={**os.environ, **env},
-        timeout=120,
-    )
+    done = runtask("sync-feeds", NOTIFY_CHANNEL_TIMEOUT_SECONDS="1")
 
     assert done.returncode == 1, done.stderr
     assert endpoint.arrived.is_set() and endpoint.answered == []  # exited while it hung
