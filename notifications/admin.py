@@ -113,4 +113,5 @@ class ChannelAdmin(admin.ModelAdmin):
             answer = channel_posts.send_test(channel, request.user)
             outcome = "accepted the test" if answer.ok else "did not take the test"
             level = messages.SUCCESS if answer.ok else messages.ERROR
-            self.message_user(request, f"{channel.name} {outcome}: {answer.text}", level)
+            # "Channel ..." first: admin capitalises a message's first letter.
+            self.message_user(request, f"Channel {channel.name} {outcome}: {answer.text}", level)

@@ -204,9 +204,10 @@ def masked_url(url: str) -> str:
 
 
 def _shorten(segment: str) -> str:
+    segment = unquote(segment)  # shown to people: "#ops", not "%23ops"
     if len(segment) <= 8 or "..." in segment:
         return segment
-    return NotifyBase.pprint(unquote(segment), privacy=True, mode=PrivacyMode.Outer)
+    return NotifyBase.pprint(segment, privacy=True, mode=PrivacyMode.Outer)
 
 
 # --- Sending ---------------------------------------------------------------------------------

@@ -118,8 +118,8 @@ def test_send_test_reports_the_services_answer(admin_client_, endpoint, caplog):
     )
 
     shown = [str(m) for m in get_messages(response.wsgi_request)]
-    assert "refusing did not take the test: A Connection error occurred" in shown[0]
-    assert shown[1] == "working accepted the test: Sent JSON POST notification."
+    assert "Channel refusing did not take the test: A Connection error occurred" in shown[0]
+    assert shown[1] == "Channel working accepted the test: Sent JSON POST notification."
     [request] = endpoint.requests
     assert request.json["title"] == "ChirpSyncer Scheduler: test message"
     assert 'the channel "working", sent by root' in request.json["message"]
