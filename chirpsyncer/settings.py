@@ -195,6 +195,8 @@ NOTIFY_ON_TASK_SUCCESS = env_bool("NOTIFY_ON_TASK_SUCCESS", False)
 NOTIFY_ADMINS_ONLY = env_bool("NOTIFY_ADMINS_ONLY", True)
 NOTIFY_REPEAT_HOURS = env_int("NOTIFY_REPEAT_HOURS", 24, minimum=1)
 NOTIFY_MAX_PER_HOUR = env_int("NOTIFY_MAX_PER_HOUR", 20, minimum=1)
+# Seconds one channel post (Slack, Discord, webhook...) may take; posts run off the run's path.
+NOTIFY_CHANNEL_TIMEOUT_SECONDS = env_int("NOTIFY_CHANNEL_TIMEOUT_SECONDS", 10, minimum=1)
 
 # --- Maintenance ---------------------------------------------------------------
 ARCHIVE_DIR = Path(env_str("ARCHIVE_DIR", str(VAR_DIR / "archive")))

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import Warning, register
+from django.core.checks import Error, Warning, register
+
+MAX_CHANNEL_TIMEOUT_SECONDS = 300
 
 
 @register()
@@ -29,3 +31,18 @@ def check_email_settings(app_configs: Any = None, **kwargs: Any) -> list[Warning
             )
         )
     return problems
+
+
+@register()
+def check_channel_timeout(app_configs: Any = None, **kwargs: Any) -> list[Error]:
+    """A post's timeout bounds how long a process waits for posts at exit."""
+    timeout = settings.NOTIFY_CHANNEL_TIMEOUT_SECONDS
+    if 0 < timeout <= MAX_CHANNEL_TIMEOUT_SECONDS:
+        return []
+    return [
+        Error(
+            f"NOTIFY_CHANNEL_TIMEOUT_SECONDS={timeout!r} is out of range.",
+            hint=f"Use 1 to {MAX_CHANNEL_TIMEOUT_SECONDS} seconds (default 10).",
+            id="notifications.E001",
+        )
+    ]

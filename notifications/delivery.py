@@ -25,7 +25,7 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 from django.utils import timezone
 
 from chirpsyncer.models import ErrorLog
-from notifications.models import DELIVERED_OR_SENDING, Delivery, DeliveryStatus
+from notifications.models import DELIVERED_OR_SENDING, Channel, Delivery, DeliveryStatus
 from scheduling.models import Task, TaskExecution
 
 logger = logging.getLogger(__name__)
@@ -37,18 +37,25 @@ THROTTLE_SECONDS = 0.2
 
 @dataclass(frozen=True)
 class Email:
-    """A rendered email: the same subject and bodies go to every recipient."""
+    """A rendered message: the same subject and bodies go to every recipient.
+
+    `chat` is the short text channels post (chat services want a few lines,
+    not the mail's full page).
+    """
 
     kind: str
     subject: str
     text: str
     html: str = ""
+    chat: str = ""
 
 
-def sent_last_hour(recipient: str) -> int:
+def sent_last_hour(recipient: str | None = None, channel: Channel | None = None) -> int:
+    """Messages sent (or being sent) in the last hour to an address, or to a channel."""
     since = timezone.now() - timedelta(hours=1)
+    who = {"channel": channel} if channel else {"recipient": recipient, "channel": None}
     return Delivery.objects.filter(
-        recipient=recipient, status__in=DELIVERED_OR_SENDING, created_at__gte=since
+        **who, status__in=DELIVERED_OR_SENDING, created_at__gte=since
     ).count()
 
 
@@ -60,27 +67,38 @@ def claim(
     execution: TaskExecution | None = None,
 ) -> list[Delivery]:
     """One row per recipient: `pending`, or `suppressed` past the hourly limit."""
-    deliveries = []
-    for recipient in recipients:
-        over_limit = sent_last_hour(recipient) >= settings.NOTIFY_MAX_PER_HOUR
-        deliveries.append(
-            Delivery.objects.create(
-                kind=email.kind,
-                task=task,
-                execution=execution,
-                recipient=recipient,
-                subject=email.subject,
-                status=DeliveryStatus.SUPPRESSED if over_limit else DeliveryStatus.PENDING,
-                error=_limit_note() if over_limit else "",
-            )
-        )
-        if over_limit:
-            logger.warning("Suppressed %s mail to %s: hourly limit reached", email.kind, recipient)
-    return deliveries
+    return [
+        claim_one(email, recipient, sent_last_hour(recipient), task=task, execution=execution)
+        for recipient in recipients
+    ]
 
 
-def _limit_note() -> str:
-    return f"{settings.NOTIFY_MAX_PER_HOUR} mails in the last hour (NOTIFY_MAX_PER_HOUR)"
+def claim_one(
+    email: Email,
+    recipient: str,
+    sent_recently: int,
+    *,
+    channel: Channel | None = None,
+    task: Task | None = None,
+    execution: TaskExecution | None = None,
+) -> Delivery:
+    """A `pending` row, or `suppressed` when `sent_recently` reached NOTIFY_MAX_PER_HOUR."""
+    over_limit = sent_recently >= settings.NOTIFY_MAX_PER_HOUR
+    note = ""
+    if over_limit:
+        what = "posts" if channel else "mails"
+        note = f"{settings.NOTIFY_MAX_PER_HOUR} {what} in the last hour (NOTIFY_MAX_PER_HOUR)"
+        logger.warning("Suppressed %s to %s: hourly limit reached", email.kind, recipient)
+    return Delivery.objects.create(
+        kind=email.kind,
+        channel=channel,
+        task=task,
+        execution=execution,
+        recipient=recipient,
+        subject=email.subject,
+        status=DeliveryStatus.SUPPRESSED if over_limit else DeliveryStatus.PENDING,
+        error=note,
+    )
 
 
 def deliver(deliveries: list[Delivery], email: Email) -> list[Delivery]:
@@ -88,8 +106,8 @@ def deliver(deliveries: list[Delivery], email: Email) -> list[Delivery]:
     pending = [d for d in deliveries if d.status == DeliveryStatus.PENDING]
     if not pending:
         return deliveries
-    connection = get_connection(fail_silently=False)
     try:
+        connection = get_connection(fail_silently=False)
         connection.open()
     except Exception as exc:  # noqa: BLE001 - any transport error is logged as a failed delivery
         _fail(pending, email, exc)

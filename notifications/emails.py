@@ -1,7 +1,8 @@
 """One function per kind of email, as Healthchecks' hc/lib/emails.py.
 
 Each function gathers its context and renders three templates from
-`notifications/email/`: `<kind>.subject.txt`, `<kind>.txt` and `<kind>.html`.
+`notifications/email/`: `<kind>.subject.txt`, `<kind>.txt` and `<kind>.html`,
+plus the few lines channels post, from `notifications/chat/<kind>.txt`.
 Datetimes render in settings.TIME_ZONE whatever timezone the calling thread
 has active. The text body is rendered without autoescaping (it is plain
 text); the HTML body autoescapes, so a task description or an error message
@@ -27,7 +28,7 @@ ERROR_TAIL_LINES = 15
 
 
 def render(kind: str, context: dict[str, Any]) -> Email:
-    """Render the three templates of `kind` in TIME_ZONE."""
+    """Render the templates of `kind` in TIME_ZONE."""
     context = {
         "site_url": settings.SITE_URL,
         "time_zone": settings.TIME_ZONE,
@@ -38,8 +39,10 @@ def render(kind: str, context: dict[str, Any]) -> Email:
         subject = render_to_string(f"notifications/email/{kind}.subject.txt", context)
         text = render_to_string(f"notifications/email/{kind}.txt", context)
         html = render_to_string(f"notifications/email/{kind}.html", context)
+        chat = render_to_string(f"notifications/chat/{kind}.txt", context).strip()
     # A subject is one line: newlines in it would be refused by the mail library.
-    return Email(kind=kind, subject=" ".join(subject.split())[:255], text=text, html=html)
+    subject = " ".join(subject.split())[:255]
+    return Email(kind=kind, subject=subject, text=text, html=html, chat=chat)
 
 
 def task_failure(
@@ -105,7 +108,8 @@ def _task_context(
     return {
         "task": task,
         "execution": execution,
-        "task_url": settings.SITE_URL + task.get_absolute_url(),
+        # A task known only by name (NotificationService) has no page to link to.
+        "task_url": settings.SITE_URL + task.get_absolute_url() if task.pk else "",
         "execution_url": settings.SITE_URL + execution.get_absolute_url() if execution else "",
         "when": _when(execution),
         "duration": format_duration(execution.duration_ms) if execution else "",

@@ -1,4 +1,4 @@
-"""When a task's outcome deserves an email: the alert policy.
+"""When a task's outcome deserves an email (and a channel post): the alert policy.
 
 Decisions are read from the delivery log and the execution history, never
 from one mail per failure (Healthchecks sends from state changes):
@@ -12,10 +12,14 @@ from one mail per failure (Healthchecks sends from state changes):
   NOTIFY_ON_TASK_SUCCESS and the task's `notify_on_success`.
 - overdue: one alert per overrunning execution.
 
-Each decision is taken and claimed (pending delivery rows) while holding the
-task's row lock, so two processes finishing runs of one task cannot both
-alert. Mail is sent after the lock is released. The receivers swallow every
-error: notifications must never fail or slow down the task they report on.
+Channels get the same decisions as mail: each alert is claimed for every
+recipient and every channel that subscribes to its event, and an alert
+counts as sent when any of its rows was. Each decision is taken and claimed
+(pending delivery rows) while holding the task's row lock, so two processes
+finishing runs of one task cannot both alert. Channel posts are handed to
+background threads and mail is sent after the lock is released. The
+receivers swallow every error: notifications must never fail the task they
+report on.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from chirpsyncer.models import ErrorLog
-from notifications import delivery, emails, recipients
+from notifications import channel_posts, delivery, emails, recipients
 from notifications.models import DELIVERED_OR_SENDING, Delivery, Kind
 from scheduling.models import ExecutionStatus, Task, TaskExecution
 
@@ -113,14 +117,15 @@ def handle_failure(task: Task, execution: TaskExecution) -> list[Delivery]:
     """Alert when a task starts failing; remind every NOTIFY_REPEAT_HOURS while it does."""
     if not failure_alerts_on(task):
         return []
+    channel_posts.expire_stale()  # a post a dead process left pending is no alert
     with transaction.atomic():
         _lock(task)
         last_alert = last_failure_alert(task, since=previous_success_at(task, execution))
         if last_alert and timezone.now() - last_alert.created_at < repeat_interval():
             return []
         email = emails.task_failure(task, execution, reminder=last_alert is not None)
-        claimed = delivery.claim(email, recipients.for_task(task), task=task, execution=execution)
-    return delivery.deliver(claimed, email)
+        claimed = claim(email, task, execution)
+    return send(email, *claimed)
 
 
 def handle_success(task: Task, execution: TaskExecution) -> list[Delivery]:
@@ -131,7 +136,7 @@ def handle_success(task: Task, execution: TaskExecution) -> list[Delivery]:
             return recovery
     if settings.NOTIFY_ON_TASK_SUCCESS and task.notify_on_success:
         email = emails.task_completion(task, execution)
-        return delivery.send(email, recipients.for_task(task), task=task, execution=execution)
+        return send(email, *claim(email, task, execution))
     return []
 
 
@@ -147,8 +152,8 @@ def _send_recovery(task: Task, execution: TaskExecution) -> list[Delivery] | Non
         if recovery_sent(task, since):  # a concurrent success got here first
             return None
         email = emails.task_recovered(task, execution, failures=failures_since(task, since))
-        claimed = delivery.claim(email, recipients.for_task(task), task=task, execution=execution)
-    return delivery.deliver(claimed, email)
+        claimed = claim(email, task, execution)
+    return send(email, *claimed)
 
 
 def handle_overdue(task: Task, execution: TaskExecution) -> list[Delivery]:
@@ -161,8 +166,22 @@ def handle_overdue(task: Task, execution: TaskExecution) -> list[Delivery]:
         if _already_sent(execution, Kind.TASK_OVERDUE):
             return []
         email = emails.task_overdue(task, execution)
-        claimed = delivery.claim(email, recipients.for_task(task), task=task, execution=execution)
-    return delivery.deliver(claimed, email)
+        claimed = claim(email, task, execution)
+    return send(email, *claimed)
+
+
+def claim(
+    email: delivery.Email, task: Task, execution: TaskExecution
+) -> tuple[list[Delivery], list[Delivery]]:
+    """Pending rows for the task's mail recipients, and for the channels that want `email`."""
+    mails = delivery.claim(email, recipients.for_task(task), task=task, execution=execution)
+    return mails, channel_posts.claim(email, task=task, execution=execution)
+
+
+def send(email: delivery.Email, mails: list[Delivery], posts: list[Delivery]) -> list[Delivery]:
+    """Hand the posts to the background (first: mail can take a while), then mail."""
+    channel_posts.dispatch(posts, email)
+    return delivery.deliver(mails, email) + posts
 
 
 def repeat_interval() -> timedelta:

@@ -4,8 +4,10 @@ The alert policy (`notifications.policy`) does not go through this class; it
 is the entry point for code that wants to send a mail itself. Every method
 sends through Django's email backend, logs each recipient in the delivery
 log, respects the hourly limit and returns True only when every recipient's
-mail was accepted by the backend. Errors are logged, never raised, except an
-unknown task name (Task.DoesNotExist), which is a programming error.
+mail was accepted by the backend. Mail problems (a dead or refusing server,
+bad addresses) are logged and answered with False, never raised. A task name
+need not be a Task row (scripts report jobs of their own): such a mail just
+has no link to a task page.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ from django.conf import settings
 from django.core.mail import get_connection
 from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 
-from notifications import delivery, emails, recipients, report
-from notifications.models import Delivery, DeliveryStatus
+from notifications import channel_posts, delivery, emails, recipients, report
+from notifications.models import Channel, Delivery, DeliveryStatus, Kind
 from scheduling.models import Task, TaskExecution
 
 logger = logging.getLogger(__name__)
@@ -31,13 +33,20 @@ def all_sent(deliveries: list[Delivery]) -> bool:
     return bool(deliveries) and all(d.status == DeliveryStatus.SENT for d in deliveries)
 
 
-def deliver_weekly_report(to: Recipients = None) -> list[Delivery]:
-    """Build last week's report and mail it (by default to staff and ADMINS)."""
+def deliver_weekly_report(to: Recipients = None, *, to_channels: bool = False) -> list[Delivery]:
+    """Build last week's report and mail it (by default to staff and ADMINS).
+
+    With `to_channels`, also post its summary to the channels subscribed to
+    the weekly report (in the background, like alerts).
+    """
     addresses = recipients.parse_addresses(to) if to else recipients.staff_and_admins()
     if not addresses:
-        logger.warning("Weekly report not sent: no staff user with an email and no ADMINS")
+        logger.warning("Weekly report not mailed: no staff user with an email and no ADMINS")
+    if not addresses and not (to_channels and Channel.objects.for_kind(Kind.WEEKLY_REPORT)):
         return []
-    return delivery.send(emails.weekly_report(report.build()), addresses)
+    email = emails.weekly_report(report.build())
+    posts = channel_posts.post(email) if to_channels else []
+    return (delivery.send(email, addresses) if addresses else []) + posts
 
 
 class NotificationService:
@@ -50,15 +59,13 @@ class NotificationService:
 
     def notify_task_completion(self, task_name: str, result: Any, recipients: Recipients) -> bool:
         """Tell `recipients` that `task_name` completed with `result`."""
-        task = Task.objects.get(name=task_name)
-        execution = _latest_execution(task)
+        task, execution = _task_and_latest_run(task_name)
         email = emails.task_completion(task, execution, result=result)
         return self._send_about(task, execution, email, recipients)
 
     def notify_task_failure(self, task_name: str, error: str, recipients: Recipients) -> bool:
         """Tell `recipients` that `task_name` failed with `error`."""
-        task = Task.objects.get(name=task_name)
-        execution = _latest_execution(task)
+        task, execution = _task_and_latest_run(task_name)
         email = emails.task_failure(task, execution, error=str(error))
         return self._send_about(task, execution, email, recipients)
 
@@ -95,8 +102,13 @@ class NotificationService:
         task: Task, execution: TaskExecution | None, email: delivery.Email, to: Recipients
     ) -> bool:
         addresses = recipients.parse_addresses(to)
+        task = task if task.pk else None  # a name only: nothing to link the log row to
         return all_sent(delivery.send(email, addresses, task=task, execution=execution))
 
 
-def _latest_execution(task: Task) -> TaskExecution | None:
-    return TaskExecution.objects.filter(task=task).order_by("-pk").first()
+def _task_and_latest_run(task_name: str) -> tuple[Task, TaskExecution | None]:
+    """The task's row and latest run; for an unknown name, an unsaved Task of that name."""
+    task = Task.objects.filter(name=str(task_name)).first()
+    if task is None:
+        return Task(name=str(task_name)), None
+    return task, TaskExecution.objects.filter(task=task).order_by("-pk").first()

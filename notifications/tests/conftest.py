@@ -1,9 +1,12 @@
-"""Fixtures for the notification tests: quiet defaults and a real SMTP server."""
+"""Fixtures for the notification tests: quiet defaults, a real SMTP server and
+a real HTTP endpoint for channels."""
 
 import pytest
 
 from notifications import delivery
+from notifications.background import sender
 from notifications.tests.smtp import running_smtp_server
+from notifications.tests.webhook import running_endpoint
 
 
 @pytest.fixture(autouse=True)
@@ -24,6 +27,7 @@ def notify_defaults(settings):
     settings.SITE_URL = "https://scheduler.example.com"
     settings.SMTP_ENABLED = False
     settings.TIME_ZONE = "UTC"
+    settings.NOTIFY_CHANNEL_TIMEOUT_SECONDS = 5
     # The staff persona's password is hashed on creation; PBKDF2 costs a second.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
@@ -33,3 +37,13 @@ def smtp_server():
     """aiosmtpd on 127.0.0.1 requiring the test login; yields its Inbox."""
     with running_smtp_server() as inbox:
         yield inbox
+
+
+@pytest.fixture
+def endpoint():
+    """An HTTP server on 127.0.0.1 that records what channels post to it."""
+    with running_endpoint() as server:
+        yield server
+        # Posts still in flight would otherwise write into the next test's database.
+        server.release.set()
+        assert sender.flush(timeout=15), "background channel posts did not finish"

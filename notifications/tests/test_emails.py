@@ -118,3 +118,26 @@ def test_format_duration_reads_naturally():
         "4 min 05 s",
         "2 h 03 min",
     ]
+
+
+def test_the_chat_text_of_a_failure_is_a_few_lines_not_the_traceback(nasty_failure):
+    email = emails.task_failure(nasty_failure.task, nasty_failure)
+
+    assert email.chat.splitlines() == [
+        f"RuntimeError: {NASTY}",
+        f"Run #{nasty_failure.pk} (schedule), Tue 1 Jul, 10:01 UTC, took 1 min 23 s.",
+        "A reminder follows every 24 h while it keeps failing.",
+        "https://scheduler.example.com/tasks/sync-feeds/",
+    ]
+
+
+def test_the_chat_text_of_a_recovery_and_a_completion(nasty_failure):
+    task = nasty_failure.task
+    done = TaskExecutionFactory(task=task, status=ExecutionStatus.SUCCESS, result={"synced": 7})
+
+    recovered = emails.task_recovered(task, done, failures=3).chat
+    completed = emails.task_completion(task, done).chat
+
+    assert recovered.startswith("Succeeded again after 3 failed runs.\nRun #")
+    assert "\nsynced: 7\n" in completed
+    assert completed.endswith("/tasks/sync-feeds/")

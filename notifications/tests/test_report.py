@@ -161,7 +161,7 @@ def test_the_task_returns_what_it_sent(staff, week):
     with time_machine.travel(NOW, tick=False):
         result = tasks.send_weekly_report()
 
-    assert result == {"recipients": 1, "sent": 1, "failed": 0, "suppressed": 0}
+    assert result == {"recipients": 1, "channels": 0, "sent": 1, "failed": 0, "suppressed": 0}
     assert "sync-feeds" in mail.outbox[0].body
 
 
@@ -198,5 +198,11 @@ def test_the_registered_task_runs_through_the_runner(staff):
     execution = runner.run_now(task)
 
     assert execution.status == ExecutionStatus.SUCCESS, execution.error
-    assert execution.result == {"recipients": 1, "sent": 1, "failed": 0, "suppressed": 0}
+    assert execution.result == {
+        "recipients": 1,
+        "channels": 0,
+        "sent": 1,
+        "failed": 0,
+        "suppressed": 0,
+    }
     assert mail.outbox[0].subject.startswith("Weekly report")

@@ -6,6 +6,7 @@ from django.core import mail
 from notifications.models import Delivery, DeliveryStatus, Kind
 from notifications.service import NotificationService
 from notifications.tests.factories import DeliveryFactory
+from notifications.tests.smtp import free_port, smtp_settings
 from scheduling.models import ExecutionStatus, Task
 from scheduling.tests.factories import TaskExecutionFactory, TaskFactory
 
@@ -56,9 +57,51 @@ def test_notify_task_failure_uses_the_given_error():
     assert mail.outbox[0].subject == "[Failing] backup-db: OSError: disk full"
 
 
-def test_an_unknown_task_name_is_an_error():
-    with pytest.raises(Task.DoesNotExist):
-        NotificationService().notify_task_failure("nope", "x", ["ops@example.com"])
+def test_a_task_name_without_a_row_is_mailed_without_a_link(smtp_server):
+    """Scripts report jobs of their own: the name need not be a Task."""
+    with smtp_settings(smtp_server.port):
+        failed = NotificationService().notify_task_failure(
+            "nightly-backup", "Disk full", ["ops@example.com"]
+        )
+        done = NotificationService().notify_task_completion(
+            "nightly-backup", {"bytes": 2048}, ["ops@example.com"]
+        )
+
+    assert (failed, done) == (True, True)
+    failure, completion = (m["message"] for m in smtp_server.messages)
+    assert failure["Subject"] == "[Failing] nightly-backup: Disk full"
+    assert completion["Subject"] == "[Completed] nightly-backup"
+    for message in (failure, completion):
+        text = message.get_body(("plain",)).get_content()
+        html = message.get_body(("html",)).get_content()
+        assert "nightly-backup" in text and "nightly-backup" in html
+        assert "/tasks/" not in text + html  # no task page to link to
+    assert "Error: Disk full" in failure.get_body(("plain",)).get_content()
+    assert "bytes: 2048" in completion.get_body(("plain",)).get_content()
+    assert set(Delivery.objects.values_list("task", "status")) == {(None, DeliveryStatus.SENT)}
+    assert not Task.objects.exists()
+
+
+def test_a_dead_mail_server_is_an_answer_not_an_exception(caplog):
+    with smtp_settings(free_port()):  # nothing listens: connection refused
+        failed = NotificationService().notify_task_failure(
+            "nightly-backup", "Disk full", ["ops@example.com"]
+        )
+        done = NotificationService().notify_task_completion("nightly-backup", None, "o@example.com")
+
+    assert (failed, done) == (False, False)
+    errors = Delivery.objects.values_list("status", "error")
+    assert {status for status, _ in errors} == {DeliveryStatus.FAILED}
+    assert all("ConnectionRefusedError" in error for _, error in errors)
+
+
+def test_a_broken_mail_backend_setting_is_an_answer_not_an_exception(settings):
+    settings.EMAIL_BACKEND = "no.such.Backend"
+
+    sent = NotificationService().notify_task_failure("nightly-backup", "x", "ops@example.com")
+
+    assert sent is False
+    assert Delivery.objects.get().status == DeliveryStatus.FAILED
 
 
 def test_weekly_report_goes_to_staff_and_admins_by_default(settings, staff):
