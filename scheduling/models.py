@@ -295,7 +295,10 @@ class TaskExecution(models.Model):
     parent = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="children"
     )
-    log = models.TextField(blank=True, help_text="What the run logged (capped at 64 KiB).")
+    # A database default too: rows inserted by raw SQL (seeds, other tools) need no log.
+    log = models.TextField(
+        blank=True, default="", db_default="", help_text="What the run logged (capped at 64 KiB)."
+    )
 
     class Meta:
         ordering = ["-id"]

@@ -32,7 +32,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='taskexecution',
             name='log',
-            field=models.TextField(blank=True, help_text='What the run logged (capped at 64 KiB).'),
+            field=models.TextField(blank=True, db_default='', default='', help_text='What the run logged (capped at 64 KiB).'),
         ),
         migrations.AddField(
             model_name='taskexecution',
