@@ -46,10 +46,19 @@ class BatchRun:
     longest_batch_seconds: float = 0.0
 
 
-def run_batches(step: Step, *, size: int, what: str, using: str = "default") -> BatchRun:
-    """Call `step` until it reports the last batch; progress and logs count `what`."""
+def run_batches(
+    step: Step, *, size: int, what: str, smallest: int = 100, using: str = "default"
+) -> BatchRun:
+    """Call `step` until it reports the last batch; progress and logs count `what`.
+
+    Batches start at `size` units and never go below `smallest` (or `size`,
+    if that is smaller).
+    """
     is_sqlite = connections[using].vendor == "sqlite"
-    floor, ceiling = min(size, 100), size * (MAX_GROWTH if is_sqlite else POSTGRESQL_MAX_GROWTH)
+    floor, ceiling = (
+        min(size, smallest),
+        size * (MAX_GROWTH if is_sqlite else POSTGRESQL_MAX_GROWTH),
+    )
     stats, last_report = BatchRun(), time.monotonic()
     with sqlite.bulk_write_tuning(using) if is_sqlite else contextlib.nullcontext():
         while True:
