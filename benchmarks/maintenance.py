@@ -12,7 +12,8 @@ subprocess, so the peak RSS printed is that task's alone (Django included).
 Baselines: one plain SQL DELETE (and Django's `clearsessions`) for the batched
 deletes; a plain single-threaded cursor -> json.dumps -> gzip stream for the
 archive; the bare sqlite3 backup API (or bare pg_dump) for the backup; plain
-SQL UPDATE / DELETE / GROUP BY for the others.
+SQL UPDATE / DELETE / GROUP BY for the others (and, for the daily stats, the
+same GROUP BY written by one INSERT ... SELECT: the floor of writing them).
 """
 
 from __future__ import annotations
@@ -30,7 +31,12 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from benchmarks.maintenance_baselines import bare_backup, plain_archive_stream, plain_group_by
+from benchmarks.maintenance_baselines import (
+    bare_backup,
+    plain_archive_stream,
+    plain_group_by,
+    plain_upsert,
+)
 from benchmarks.maintenance_dbs import Databases
 from benchmarks.maintenance_seed import seed, ts
 
@@ -157,6 +163,8 @@ def measure(case: str, workdir: Path) -> dict:
         return {"seconds": seconds, "rows": result["deactivated"]}
     if case == "stats.plain_group_by":
         return plain_group_by()
+    if case == "stats.plain_upsert":
+        return plain_upsert()
     if case == "stats.task":
         from maintenance.tasks import aggregate_daily_stats
 
@@ -246,7 +254,7 @@ CASES = {
     "archive": ("auditlogs", ["archive.plain_stream", "archive.task"]),
     "backup": (None, ["backup.bare_api", "backup.task"]),
     "credentials": ("credentials", ["credentials.plain_update", "credentials.task"]),
-    "stats": ("syncrecords", ["stats.plain_group_by", "stats.task"]),
+    "stats": ("syncrecords", ["stats.plain_group_by", "stats.plain_upsert", "stats.task"]),
     "executions": ("executions", ["executions.plain_delete", "executions.task"]),
 }
 
@@ -335,6 +343,9 @@ def _run(args, groups: list[str], workdir: Path, dbs: Databases) -> int:
             if args.repeat > 1:
                 spread = sorted(run["seconds"] for run in runs)
                 notes.append(f"median of {args.repeat} ({spread[0]:.2f}-{spread[-1]:.2f} s)")
+            if case == "stats.task" and results.get("stats.plain_upsert", {}).get("seconds"):
+                floor = result["seconds"] / results["stats.plain_upsert"]["seconds"]
+                notes.append(f"{floor:.2f}x the plain upsert")
             if "cpu_seconds" in result:  # on a busy machine, steadier than the wall clock
                 notes.append(f"process CPU {result['cpu_seconds']:.2f} s")
             if "lock_ms" in result:
