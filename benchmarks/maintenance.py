@@ -160,7 +160,7 @@ def measure(case: str, workdir: Path) -> dict:
         from maintenance.tasks import cleanup_inactive_credentials
 
         seconds, result = _timed(cleanup_inactive_credentials)
-        return {"seconds": seconds, "rows": result["deactivated"]}
+        return {"seconds": seconds, "rows": result["deactivated"], "lock_ms": _longest_batch_ms()}
     if case == "stats.plain_group_by":
         return plain_group_by()
     if case == "stats.plain_upsert":
@@ -169,7 +169,7 @@ def measure(case: str, workdir: Path) -> dict:
         from maintenance.tasks import aggregate_daily_stats
 
         seconds, result = _timed(aggregate_daily_stats)
-        return {"seconds": seconds, "rows": result["upserted"]}
+        return {"seconds": seconds, "rows": result["upserted"], "lock_ms": _longest_batch_ms()}
     if case == "executions.plain_delete":
         cutoff = ts(now - timedelta(days=90), vendor)
         seconds, rows = _timed(
@@ -203,6 +203,27 @@ def _watch_archive_transactions() -> None:
     archive.delete_and_record = timed
 
 
+_BATCH_RUNS: list = []
+
+
+def _watch_batch_runs() -> None:
+    """Keep what each `maintenance.batch_loop` run reports (its longest transaction)."""
+    from maintenance import batch_loop, credentials, stats
+
+    original = batch_loop.run_batches
+
+    def kept(*args, **kwargs):
+        run = original(*args, **kwargs)
+        _BATCH_RUNS.append(run)
+        return run
+
+    credentials.run_batches = stats.run_batches = kept
+
+
+def _longest_batch_ms() -> int:
+    return round(max((run.longest_batch_seconds for run in _BATCH_RUNS), default=0) * 1000)
+
+
 def child(args: argparse.Namespace) -> None:
     _setup_django()
     if args.child == "seed":
@@ -211,6 +232,8 @@ def child(args: argparse.Namespace) -> None:
         return
     if args.child == "archive.task":
         _watch_archive_transactions()
+    if args.child in ("credentials.task", "stats.task"):
+        _watch_batch_runs()
     cpu = time.process_time()
     if args.child.split(".")[0] in WRITER_WATCHED:
         with _site_writer() as writer:
