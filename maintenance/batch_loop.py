@@ -20,13 +20,11 @@ from django.db import connections
 
 from maintenance import sqlite
 from maintenance.batching import (
-    FAST_BATCH_SECONDS,
     MAX_GROWTH,
     POSTGRESQL_MAX_GROWTH,
     PROGRESS_EVERY_SECONDS,
-    SLOW_BATCH_SECONDS,
-    SQLITE_CHECKPOINT_EVERY,
-    SQLITE_PAUSE_SECONDS,
+    between_sqlite_batches,
+    next_batch_size,
 )
 from scheduling import progress
 
@@ -75,12 +73,7 @@ def run_batches(
             if time.monotonic() - last_report >= PROGRESS_EVERY_SECONDS:
                 logger.info("%s: %d so far", what, stats.done)
                 last_report = time.monotonic()
-            if elapsed > SLOW_BATCH_SECONDS and size > floor:
-                size = max(size // 2, floor)
-            elif elapsed < FAST_BATCH_SECONDS and size < ceiling:
-                size = min(size * 2, ceiling)
+            size = next_batch_size(size, elapsed, floor, ceiling)
             if is_sqlite:
-                if stats.batches % SQLITE_CHECKPOINT_EVERY == 0:
-                    sqlite.checkpoint(using)
-                time.sleep(SQLITE_PAUSE_SECONDS)
+                between_sqlite_batches(using, stats.batches)
     return stats
