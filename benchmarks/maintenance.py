@@ -12,7 +12,8 @@ subprocess, so the peak RSS printed is that task's alone (Django included).
 Baselines: one plain SQL DELETE (and Django's `clearsessions`) for the batched
 deletes; a plain single-threaded cursor -> json.dumps -> gzip stream for the
 archive; the bare sqlite3 backup API (or bare pg_dump) for the backup; plain
-SQL UPDATE / DELETE / GROUP BY for the others.
+SQL UPDATE / DELETE / GROUP BY for the others (and, for the daily stats, the
+same GROUP BY written by one INSERT ... SELECT: the floor of writing them).
 """
 
 from __future__ import annotations
@@ -30,7 +31,12 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from benchmarks.maintenance_baselines import bare_backup, plain_archive_stream, plain_group_by
+from benchmarks.maintenance_baselines import (
+    bare_backup,
+    plain_archive_stream,
+    plain_group_by,
+    plain_upsert,
+)
 from benchmarks.maintenance_dbs import Databases
 from benchmarks.maintenance_seed import seed, ts
 
@@ -154,14 +160,16 @@ def measure(case: str, workdir: Path) -> dict:
         from maintenance.tasks import cleanup_inactive_credentials
 
         seconds, result = _timed(cleanup_inactive_credentials)
-        return {"seconds": seconds, "rows": result["deactivated"]}
+        return {"seconds": seconds, "rows": result["deactivated"], "lock_ms": _longest_batch_ms()}
     if case == "stats.plain_group_by":
         return plain_group_by()
+    if case == "stats.plain_upsert":
+        return plain_upsert()
     if case == "stats.task":
         from maintenance.tasks import aggregate_daily_stats
 
         seconds, result = _timed(aggregate_daily_stats)
-        return {"seconds": seconds, "rows": result["upserted"]}
+        return {"seconds": seconds, "rows": result["upserted"], "lock_ms": _longest_batch_ms()}
     if case == "executions.plain_delete":
         cutoff = ts(now - timedelta(days=90), vendor)
         seconds, rows = _timed(
@@ -195,6 +203,27 @@ def _watch_archive_transactions() -> None:
     archive.delete_and_record = timed
 
 
+_BATCH_RUNS: list = []
+
+
+def _watch_batch_runs() -> None:
+    """Keep what each `maintenance.batch_loop` run reports (its longest transaction)."""
+    from maintenance import batch_loop, credentials, stats
+
+    original = batch_loop.run_batches
+
+    def kept(*args, **kwargs):
+        run = original(*args, **kwargs)
+        _BATCH_RUNS.append(run)
+        return run
+
+    credentials.run_batches = stats.run_batches = kept
+
+
+def _longest_batch_ms() -> int:
+    return round(max((run.longest_batch_seconds for run in _BATCH_RUNS), default=0) * 1000)
+
+
 def child(args: argparse.Namespace) -> None:
     _setup_django()
     if args.child == "seed":
@@ -203,12 +232,16 @@ def child(args: argparse.Namespace) -> None:
         return
     if args.child == "archive.task":
         _watch_archive_transactions()
+    if args.child in ("credentials.task", "stats.task"):
+        _watch_batch_runs()
+    cpu = time.process_time()
     if args.child.split(".")[0] in WRITER_WATCHED:
         with _site_writer() as writer:
             result = measure(args.child, Path(args.workdir))
         result["writer"] = writer
     else:
         result = measure(args.child, Path(args.workdir))
+    result["cpu_seconds"] = time.process_time() - cpu
     result["peak_rss_mb"] = round(_peak_rss_mb(), 1)
     print(json.dumps(result))
 
@@ -244,7 +277,7 @@ CASES = {
     "archive": ("auditlogs", ["archive.plain_stream", "archive.task"]),
     "backup": (None, ["backup.bare_api", "backup.task"]),
     "credentials": ("credentials", ["credentials.plain_update", "credentials.task"]),
-    "stats": ("syncrecords", ["stats.plain_group_by", "stats.task"]),
+    "stats": ("syncrecords", ["stats.plain_group_by", "stats.plain_upsert", "stats.task"]),
     "executions": ("executions", ["executions.plain_delete", "executions.task"]),
 }
 
@@ -333,6 +366,11 @@ def _run(args, groups: list[str], workdir: Path, dbs: Databases) -> int:
             if args.repeat > 1:
                 spread = sorted(run["seconds"] for run in runs)
                 notes.append(f"median of {args.repeat} ({spread[0]:.2f}-{spread[-1]:.2f} s)")
+            if case == "stats.task" and results.get("stats.plain_upsert", {}).get("seconds"):
+                floor = result["seconds"] / results["stats.plain_upsert"]["seconds"]
+                notes.append(f"{floor:.2f}x the plain upsert")
+            if "cpu_seconds" in result:  # on a busy machine, steadier than the wall clock
+                notes.append(f"process CPU {result['cpu_seconds']:.2f} s")
             if "lock_ms" in result:
                 notes.append(f"longest write transaction {result['lock_ms']} ms")
             if "writer" in result:

@@ -2,8 +2,9 @@
 
 A single-threaded cursor -> json.dumps -> gzip stream for the archive, the
 bare sqlite3 backup API (or bare pg_dump) for the backup, a plain GROUP BY
-for the daily stats. The plain DELETE / UPDATE bounds are one statement each
-and live beside their cases in `benchmarks.maintenance`.
+for the daily stats (and the same rows written by one INSERT ... SELECT).
+The plain DELETE / UPDATE bounds are one statement each and live beside
+their cases in `benchmarks.maintenance`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 
@@ -74,14 +75,14 @@ def bare_backup(workdir: Path) -> dict:
     return {"seconds": seconds, "bytes": size, "rows": None}
 
 
+def _utc_day(vendor: str) -> str:
+    return "date(started_at)" if vendor == "sqlite" else "(started_at AT TIME ZONE 'UTC')::date"
+
+
 def plain_group_by() -> dict:
     from django.db import connection
 
-    day = (
-        "date(started_at)"
-        if connection.vendor == "sqlite"
-        else "(started_at AT TIME ZONE 'UTC')::date"
-    )
+    day = _utc_day(connection.vendor)
     sql = (
         f"SELECT user_id, {day} AS day, count(*), sum(CASE WHEN success THEN 1 ELSE 0 END), "
         f"sum(posts_synced) FROM chirpsyncer_syncrecord GROUP BY user_id, {day}"
@@ -92,4 +93,32 @@ def plain_group_by() -> dict:
         rows = 0
         while batch := cursor.fetchmany(5000):
             rows += len(batch)
+    return {"seconds": time.perf_counter() - started, "rows": rows}
+
+
+def plain_upsert() -> dict:
+    """The write floor: every day's rows written by one INSERT ... SELECT, one transaction.
+
+    The plain GROUP BY only reads; the task also writes its result (an index
+    entry and, on PostgreSQL, a foreign key check at commit for every row).
+    """
+    from django.db import connection
+
+    day = _utc_day(connection.vendor)
+    ok = "sum(CASE WHEN success THEN 1 ELSE 0 END)"
+    columns = "total_syncs, successful_syncs, failed_syncs, posts_synced, updated_at"
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns.split(", "))
+    sql = (
+        f"INSERT INTO chirpsyncer_dailysyncstat (user_id, date, {columns}) "
+        f"SELECT user_id, {day}, count(*), {ok}, count(*) - {ok}, sum(posts_synced), %s "
+        f"FROM chirpsyncer_syncrecord WHERE 1 = 1 GROUP BY user_id, {day} "
+        f"ON CONFLICT (user_id, date) DO UPDATE SET {updates}"
+    )
+    now = connection.ops.adapt_datetimefield_value(datetime.now(UTC))
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute("BEGIN")
+        cursor.execute(sql, [now])
+        rows = cursor.rowcount
+        cursor.execute("COMMIT")
     return {"seconds": time.perf_counter() - started, "rows": rows}

@@ -127,14 +127,9 @@ def delete_in_batches(
             if time.monotonic() - last_report >= PROGRESS_EVERY_SECONDS:
                 logger.info("%s: %d rows deleted so far", label, stats.deleted)
                 last_report = time.monotonic()
-            if elapsed > SLOW_BATCH_SECONDS and limit > 100:
-                limit //= 2
-            elif elapsed < FAST_BATCH_SECONDS and limit < ceiling:
-                limit = min(limit * 2, ceiling)
+            limit = next_batch_size(limit, elapsed, 100, ceiling)
             if is_sqlite:
-                if stats.batches % SQLITE_CHECKPOINT_EVERY == 0:
-                    sqlite.checkpoint(using)
-                time.sleep(SQLITE_PAUSE_SECONDS)
+                between_sqlite_batches(using, stats.batches)
     logger.info(
         "%s: deleted %d rows in %d batches (longest %.3f s)",
         label,
@@ -143,6 +138,22 @@ def delete_in_batches(
         stats.longest_batch_seconds,
     )
     return stats
+
+
+def next_batch_size(size: int, elapsed: float, floor: int, ceiling: int) -> int:
+    """Half the size after a slow batch (not below `floor`), double it after a quick one."""
+    if elapsed > SLOW_BATCH_SECONDS and size > floor:
+        return max(size // 2, floor)
+    if elapsed < FAST_BATCH_SECONDS and size < ceiling:
+        return min(size * 2, ceiling)
+    return size
+
+
+def between_sqlite_batches(using: str, batches: int) -> None:
+    """SQLite: a checkpoint every few batches, and a pause that lets waiting writers in."""
+    if batches % SQLITE_CHECKPOINT_EVERY == 0:
+        sqlite.checkpoint(using)
+    time.sleep(SQLITE_PAUSE_SECONDS)
 
 
 def _delete_first(queryset: QuerySet, key: str, limit: int) -> int:

@@ -37,3 +37,21 @@ class Watermark(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}: {self.value.isoformat()}"
+
+
+class SyncRecordChange(models.Model):
+    """A sync record's user and start time, noted by a database trigger when it changed or went.
+
+    Triggers on the sync record table (`maintenance.sync_changes`) add a row
+    for every deleted record, and for every update of a record's user, start
+    time, outcome or post count (its values before and after), however the
+    change was made: `delete()`, `update()`, the admin, raw SQL. The daily
+    stats task recomputes those (user, day) pairs and deletes the rows it
+    handled. `user_id` is a plain number: the user may be gone.
+    """
+
+    user_id = models.BigIntegerField()
+    started_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"user {self.user_id} at {self.started_at.isoformat()}"

@@ -28,3 +28,13 @@ def test_repeated_measurements_report_the_median_run(capsys):
     lines = [line for line in capsys.readouterr().out.splitlines() if "errorlogs." in line]
     assert len(lines) == 2
     assert all("median of 3 (" in line for line in lines)
+
+
+def test_the_credential_and_stats_measurements_run(capsys):
+    assert bench.main(["--rows", "600", "--only", "credentials,stats"]) == 0
+
+    out = capsys.readouterr().out
+    for case in ("credentials.plain_update", "credentials.task", "stats.plain_upsert"):
+        assert case in out
+    task = next(line for line in out.splitlines() if line.startswith("stats.task"))
+    assert "x the plain upsert" in task and "process CPU" in task

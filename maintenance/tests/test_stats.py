@@ -3,20 +3,12 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 import time_machine
 
-from chirpsyncer.models import DailySyncStat
 from chirpsyncer.tests.factories import SyncRecordFactory, UserFactory
 from maintenance.tasks import aggregate_daily_stats
+from maintenance.tests.stats_tables import table
 
 NOW = datetime(2025, 3, 12, 6, 0, tzinfo=UTC)
 pytestmark = pytest.mark.django_db
-
-
-def table() -> list[tuple]:
-    return list(
-        DailySyncStat.objects.order_by("user_id", "date").values_list(
-            "user_id", "date", "total_syncs", "successful_syncs", "failed_syncs", "posts_synced"
-        )
-    )
 
 
 @pytest.fixture
@@ -105,6 +97,7 @@ def test_it_is_fine_with_no_records(clock):
     assert aggregate_daily_stats() == {
         "days": 0,
         "upserted": 0,
+        "removed": 0,
         "first_day": None,
         "last_day": None,
         "since": None,
