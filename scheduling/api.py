@@ -159,6 +159,9 @@ def execution_log(request: HttpRequest, name: str, pk: int) -> JsonResponse:
     }
     if access.sees_details(request.user):
         data.update(
-            log=execution.log, result=jsontext.display(execution.result), error=execution.error
+            log=execution.log,
+            result=jsontext.display(execution.result),
+            error=execution.error,
+            host=f"{execution.host} / {execution.pid}" if execution.pid else execution.host,
         )
     return JsonResponse(data)

@@ -139,10 +139,14 @@ def deletion_refusal(task: Task) -> str | None:
     )
     if not names:
         return None
+    if len(names) == 1:
+        return (
+            f"{task.name} cannot be deleted: {names[0]} runs after it. Change its trigger "
+            "or delete it first."
+        )
     return (
-        f"{task.name} cannot be deleted: {', '.join(names)} "
-        f"{'runs' if len(names) == 1 else 'run'} after it. Change their trigger or delete "
-        f"{'it' if len(names) == 1 else 'them'} first."
+        f"{task.name} cannot be deleted: {', '.join(names)} run after it. Change their "
+        "trigger or delete them first."
     )
 
 

@@ -147,6 +147,8 @@ class TaskFieldsForm(OptionalAfterStatus, OneErrorPerCause, forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.instance.run_at and not self.is_bound:
             self.initial["run_at"] = wall_clock(self.instance.run_at, self.instance.timezone)
+        # A declared field does not take the model's default (TIME_ZONE) as a new task's.
+        self.initial.setdefault("timezone", self.instance.timezone)
         if self.instance.pk is not None:  # never offered to run after itself
             self.fields["after_task"].queryset = self.fields["after_task"].queryset.exclude(
                 pk=self.instance.pk
@@ -290,7 +292,7 @@ class TaskCreateForm(TaskFieldsForm):
         ]
         help_texts = {
             **TaskFieldsForm.Meta.help_texts,
-            "name": "Letters, digits, '-' or '_'; it becomes the address /tasks/<name>/.",
+            "name": "Letters, digits, '-' or '_'; it becomes the page address /tasks/NAME/.",
             "queue": "Blank: the scheduler process runs it. A name sends its runs to that "
             "Celery queue, for workers started with -Q that name.",
         }
@@ -307,13 +309,22 @@ class TaskCreateForm(TaskFieldsForm):
         self.helper.attrs = {"novalidate": ""}
         self.helper.form_action = reverse("scheduling:task-create")
         self.helper.layout = Layout(
-            Fieldset("Task", "name", "func", HTML(FUNC_INFO), "description"),
-            Fieldset("Schedule", *self.trigger_layout()),
-            Fieldset("Arguments", "kwargs", "queue"),
-            Fieldset("Run policy", *POLICY_FIELDS),
-            Fieldset("Notifications", *NOTIFY_FIELDS),
-            "enabled",
-            Submit("create", "Create task", css_class="btn-primary"),
+            Div(
+                Div(
+                    Fieldset("Task", "name", "func", HTML(FUNC_INFO), "description"),
+                    Fieldset("Schedule", *self.trigger_layout()),
+                    css_class="col-lg-6",
+                ),
+                Div(
+                    Fieldset("Arguments", "kwargs", "queue"),
+                    Fieldset("Run policy", *POLICY_FIELDS),
+                    Fieldset("Notifications", *NOTIFY_FIELDS),
+                    "enabled",
+                    Submit("create", "Create task", css_class="btn-primary"),
+                    css_class="col-lg-6",
+                ),
+                css_class="row gx-5",
+            )
         )
 
 

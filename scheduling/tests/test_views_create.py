@@ -72,6 +72,7 @@ def test_the_form_offers_registered_functions_with_description_and_default_sched
     assert 'data-schedule="0 3 * * *"' in body and 'data-schedule-words="At 03:00"' in body
     assert 'data-description="Records its kwargs." data-kwargs="{}" value="test_record"' in body
     assert "os.system" not in body
+    assert '<option selected value="UTC">' in body  # TIME_ZONE, as the Python API defaults
 
 
 def test_creating_a_task_saves_every_field_and_audits_it_as_from_the_page(creator_client):

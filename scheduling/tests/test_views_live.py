@@ -99,14 +99,15 @@ def test_a_runs_live_view_costs_the_same_queries_at_10_and_100_chain_runs(task_v
 def test_the_live_view_shows_the_log_only_with_view_task(viewer_client, task_viewer):
     execution = TaskExecutionFactory(
         task=TaskFactory(name="secretive"), status="running", finished_at=None,
-        log="password=hunter2", error="", result=None,
+        log="password=hunter2", error="", result=None, host="worker-7", pid=4321,
     )  # fmt: skip
     url = f"/tasks/secretive/executions/{execution.pk}/log/"
     data = viewer_client.get(url).json()
     assert data["status"] == "running" and data["finished"] is False
-    assert "log" not in data and "result" not in data and "error" not in data
+    assert not {"log", "result", "error", "host"} & set(data)
     viewer_client.force_login(task_viewer)
-    assert viewer_client.get(url).json()["log"] == "password=hunter2"
+    data = viewer_client.get(url).json()
+    assert data["log"] == "password=hunter2" and data["host"] == "worker-7 / 4321"
     page = viewer_client.get(f"/tasks/secretive/executions/{execution.pk}/").content.decode()
     assert 'id="run-log"' in page and "password=hunter2" in page
 

@@ -179,6 +179,7 @@
       setLive(document, "started", run.started || "—");
       setLive(document, "finished_at", run.finished_at || "—");
       setLive(document, "duration", run.duration || "—");
+      if (run.host !== undefined) setLive(document, "host", run.host || "—");
       if (log && run.log !== undefined && log.textContent !== run.log) {
         var atEnd = log.scrollTop + log.clientHeight >= log.scrollHeight - 8;
         log.textContent = run.log;
