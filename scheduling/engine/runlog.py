@@ -59,6 +59,7 @@ class RunLog:
         self.cut_bytes = 0
         self.version = 0  # bumped by each line; the flusher writes a buffer whose version moved
         self.flushed = 0
+        self.write_failed = False  # the flusher says so once per run, not every second
 
     def write(self, line: str) -> None:
         line = cap_text(line, LINE_MAX)  # also escapes NUL and lone surrogates
@@ -207,7 +208,10 @@ class Flusher:
                 pk=buffer.execution_id, status=ExecutionStatus.RUNNING
             ).update(log=text)
         except DatabaseError as exc:
-            logger.warning("Log of run #%s not written yet (%s)", buffer.execution_id, exc)
+            # SQLite: the task itself may hold the write lock; the next second may do.
+            log = logger.debug if buffer.write_failed else logger.warning
+            log("Log of run #%s not written yet (%s); trying again", buffer.execution_id, exc)
+            buffer.write_failed = True
             connection.close()
             return False
         buffer.flushed = version

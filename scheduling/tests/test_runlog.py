@@ -192,3 +192,26 @@ def test_task_log_level_is_read_strictly_and_lowers_the_root_level_only():
     assert values["TASK_LOG_LEVEL"] == "DEBUG"
     assert values["LOGGING"]["root"]["level"] == "DEBUG"
     assert values["LOGGING"]["handlers"]["console"]["level"] == "INFO"  # the console as before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_write_the_database_refuses_is_retried_and_reported_once(monkeypatch, caplog):
+    task = TaskFactory()
+    execution = TaskExecution.objects.create(task=task, status="running")
+    buffer = runlog.RunLog(execution.pk)
+    buffer.write("a line")
+
+    def locked(*args, **kwargs):
+        from django.db import OperationalError
+
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(TaskExecution.objects, "filter", locked)
+    with caplog.at_level(logging.DEBUG, logger="scheduling.engine.runlog"):
+        assert runlog.Flusher._write(buffer) is False
+        assert runlog.Flusher._write(buffer) is False
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "database is locked" in warnings[0].getMessage()
+    monkeypatch.undo()
+    assert runlog.Flusher._write(buffer) is True
+    assert TaskExecution.objects.get(pk=execution.pk).log.endswith("a line")
