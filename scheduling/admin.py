@@ -26,6 +26,8 @@ from scheduling import audit, display, registry, services
 from scheduling.audit import Actor
 from scheduling.forms import FuncChoiceField, OneErrorPerCause, OptionalAfterStatus
 from scheduling.models import (
+    NOTIFY_FIELDS,
+    POLICY_FIELDS,
     SCHEDULE_FIELDS,
     SchedulerLease,
     SchedulerNode,
@@ -147,23 +149,8 @@ class TaskAdmin(admin.ModelAdmin):
             "Schedule",
             {"fields": SCHEDULE_FIELDS},
         ),
-        (
-            "Run policy",
-            {
-                "fields": [
-                    "misfire_grace_seconds",
-                    "allow_overlap",
-                    "max_retries",
-                    "retry_backoff_seconds",
-                    "retry_backoff_max_seconds",
-                    "timeout_seconds",
-                ]
-            },
-        ),
-        (
-            "Notifications",
-            {"fields": ["notify_on_failure", "notify_on_success", "notify_recipients"]},
-        ),
+        ("Run policy", {"fields": POLICY_FIELDS}),
+        ("Notifications", {"fields": NOTIFY_FIELDS}),
         ("State", {"fields": readonly_fields[1:]}),
     ]
     inlines = [LatestExecutionsInline]

@@ -21,7 +21,7 @@ from django.utils.safestring import SafeString
 
 from scheduling import bounds, registry
 from scheduling.kwargs import KwargsFormField
-from scheduling.models import SCHEDULE_FIELDS, Task
+from scheduling.models import NOTIFY_FIELDS, POLICY_FIELDS, SCHEDULE_FIELDS, Task
 from scheduling.widgets import FuncSelect, TaskSelect
 
 # Filled in by static/scheduling/tasks.js from the cron-preview endpoint as you type.
@@ -260,17 +260,6 @@ class TaskScheduleForm(TaskFieldsForm):
             Submit("save", "Save schedule", css_class="btn-primary"),
         )
         self.helper.form_action = reverse("scheduling:task-configure", args=[self.instance.name])
-
-
-POLICY_FIELDS = [
-    "misfire_grace_seconds",
-    "allow_overlap",
-    "max_retries",
-    "retry_backoff_seconds",
-    "retry_backoff_max_seconds",
-    "timeout_seconds",
-]
-NOTIFY_FIELDS = ["notify_on_failure", "notify_on_success", "notify_recipients"]
 
 
 class TaskCreateForm(TaskFieldsForm):

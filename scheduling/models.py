@@ -99,6 +99,18 @@ SCHEDULE_FIELDS = [
 ]
 
 
+# How a task runs (the run policy) and whom it tells: form sections, admin fieldsets, API options.
+POLICY_FIELDS = [
+    "misfire_grace_seconds",
+    "allow_overlap",
+    "max_retries",
+    "retry_backoff_seconds",
+    "retry_backoff_max_seconds",
+    "timeout_seconds",
+]
+NOTIFY_FIELDS = ["notify_on_failure", "notify_on_success", "notify_recipients"]
+
+
 def _in_range(field: str) -> list:
     return [bounds.InRange(field)]
 

@@ -20,6 +20,8 @@ from scheduling import kwargs as task_kwargs
 from scheduling import registry
 from scheduling.audit import Actor
 from scheduling.models import (
+    NOTIFY_FIELDS,
+    POLICY_FIELDS,
     AfterStatus,
     ExecutionStatus,
     ExecutionTrigger,
@@ -29,21 +31,7 @@ from scheduling.models import (
 )
 from scheduling.services import delete_task, save_task
 
-OPTION_NAMES = {
-    "kwargs",
-    "timezone",
-    "description",
-    "enabled",
-    "misfire_grace_seconds",
-    "allow_overlap",
-    "max_retries",
-    "retry_backoff_seconds",
-    "retry_backoff_max_seconds",
-    "timeout_seconds",
-    "notify_on_failure",
-    "notify_on_success",
-    "notify_recipients",
-}
+OPTION_NAMES = {"kwargs", "timezone", "description", "enabled", *POLICY_FIELDS, *NOTIFY_FIELDS}
 
 
 def _iso(value: datetime | None) -> str | None:
