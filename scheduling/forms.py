@@ -118,6 +118,7 @@ class TaskFieldsForm(OptionalAfterStatus, OneErrorPerCause, forms.ModelForm):
             "pk", "name", "trigger_type", "after_task", "after_status", "enabled"
         ),
         required=False,
+        to_field_name="name",  # scripts post the upstream's name, as the status API shows it
         label="Runs after",
         widget=TaskSelect,
         help_text="Each time a run of that task ends as chosen below (after its retries), "
@@ -163,7 +164,7 @@ class TaskFieldsForm(OptionalAfterStatus, OneErrorPerCause, forms.ModelForm):
         """
         field = self.fields["after_task"]
         tasks = list(field.queryset)
-        field.choices = [("", field.empty_label), *((t.pk, t.name) for t in tasks)]
+        field.choices = [("", field.empty_label), *((t.name, t.name) for t in tasks)]
         return tasks
 
     @staticmethod

@@ -334,3 +334,41 @@ def test_listing_many_chained_tasks_costs_one_query(s, django_assert_num_queries
     with django_assert_num_queries(1):
         tasks = s.get_all_tasks()
     assert [t["after_task"] for t in tasks] == [None] + ["backup"] * 5
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_saves_closing_a_loop_at_the_same_moment_cannot_both_succeed(monkeypatch):
+    """Both pass validation (no loop yet), then meet before writing: one save is refused."""
+    a, b = TaskFactory(name="a"), TaskFactory(name="b")
+    both_validated = threading.Barrier(2, timeout=10)
+    real = services.refresh_next_run
+
+    def after_validation(task, **kwargs):
+        both_validated.wait()
+        real(task, **kwargs)
+
+    monkeypatch.setattr(services, "refresh_next_run", after_validation)
+    outcomes = {}
+
+    def save(name, upstream):
+        try:
+            task = Task.objects.get(name=name)
+            task.trigger_type, task.after_task = "after", Task.objects.get(name=upstream)
+            services.save_task(task)
+            outcomes[name] = "saved"
+        except ValidationError as exc:
+            outcomes[name] = " ".join(exc.messages)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=save, args=pair) for pair in (("a", "b"), ("b", "a"))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    connections.close_all()
+    assert sorted(outcome == "saved" for outcome in outcomes.values()) == [False, True], outcomes
+    refused = next(outcome for outcome in outcomes.values() if outcome != "saved")
+    assert "loop" in refused
+    assert Task.objects.filter(trigger_type="after").count() == 1
+    assert Task.objects.filter(pk__in=[a.pk, b.pk]).count() == 2

@@ -95,9 +95,7 @@ def test_a_chained_task_is_created_after_its_upstream(creator_client):
     backup = TaskFactory(name="backup")
     response = creator_client.post(
         "/tasks/new/",
-        form(
-            trigger_type="after", cron_expression="", after_task=str(backup.pk), after_status="any"
-        ),
+        form(trigger_type="after", cron_expression="", after_task="backup", after_status="any"),
     )
     assert response.status_code == 302
     task = Task.objects.get(name="nightly-report")
@@ -158,7 +156,7 @@ def test_a_duplicate_name_is_a_field_error(creator_client):
 
 def test_an_upstream_deleted_while_the_form_was_open_is_a_field_error(creator_client):
     backup = TaskFactory(name="backup")
-    data = form(trigger_type="after", after_task=str(backup.pk))
+    data = form(trigger_type="after", after_task="backup")
     backup.delete()
     response = creator_client.post("/tasks/new/", data)
     assert response.status_code == 400 and "after_task" in response.context["form"].errors
@@ -188,11 +186,19 @@ def test_viewers_see_no_new_task_link(viewer_client):
 
 def test_a_loop_is_refused_by_the_schedule_form_naming_it(creator_client):
     a = TaskFactory(name="a")
-    b = TaskFactory(name="b", trigger_type="after", after_task=a)
+    TaskFactory(name="b", trigger_type="after", after_task=a)
     response = creator_client.post(
         "/tasks/a/configure/",
-        {"trigger_type": "after", "after_task": str(b.pk), "timezone": "UTC", "kwargs": "{}"},
+        {"trigger_type": "after", "after_task": "b", "timezone": "UTC", "kwargs": "{}"},
     )
     assert response.status_code == 400
     assert "a -> b -> a" in response.context["form"].errors["after_task"][0]
     assert Task.objects.get(name="a").trigger_type == "cron"
+
+
+def test_the_schedule_form_offers_every_other_task_by_name(creator_client):
+    TaskFactory(name="a")
+    TaskFactory(name="b")
+    page = creator_client.get("/tasks/a/").content.decode()
+    select = page.split('name="after_task"')[1].split("</select>")[0]
+    assert '<option value="b">b</option>' in select and 'value="a"' not in select
