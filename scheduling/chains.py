@@ -166,14 +166,14 @@ def _downstream_sql() -> str:
     if _DOWNSTREAM_SQL is None:
         qn = connection.ops.quote_name
         _DOWNSTREAM_SQL = (
-            f"SELECT {qn('id')}, {qn('after_status')} FROM {qn(Task._meta.db_table)} "
+            f"SELECT {qn('id')}, {qn('after_status')}, {qn('name')} FROM {qn(Task._meta.db_table)} "
             f"WHERE {qn('after_task_id')} = %s AND {qn('trigger_type')} = %s AND {qn('enabled')}"
         )
     return _DOWNSTREAM_SQL
 
 
-def downstream(task_id: int) -> list[tuple[int, str]]:
-    """(id, after_status) of the enabled `after` tasks of `task_id`: one indexed read."""
+def downstream(task_id: int) -> list[tuple[int, str, str]]:
+    """(id, after_status, name) of the enabled `after` tasks of `task_id`: one indexed read."""
     with connection.cursor() as cursor:
         cursor.execute(_downstream_sql(), [task_id, TriggerType.AFTER])
         return cursor.fetchall()
@@ -212,18 +212,19 @@ def queue_downstream(task: Task, execution: TaskExecution) -> list[TaskExecution
     status = _stored_status(execution.pk)
     wanted = STARTS.get(status, ())
     queued = []
-    for task_id in [pk for pk, after_status in candidates if after_status in wanted]:
+    for task_id, after_status, name in candidates:
+        if after_status not in wanted:
+            continue
         if _in_loop(task_id):
-            logger.error("Not queueing task %s after %s #%s: its chain is a loop; fix it in the "
-                         "admin", task_id, task.name, execution.pk)  # fmt: skip
+            logger.error("Not queueing %s after %s #%s: its chain is a loop; fix it in the admin",
+                         name, task.name, execution.pk)  # fmt: skip
             continue
         child = _insert(task_id, execution)
         if child is None:
-            logger.info("Chain run of task %s after %s #%s was already queued", task_id,
-                        task.name, execution.pk)  # fmt: skip
+            logger.info("%s after %s #%s was already queued", name, task.name, execution.pk)
             continue
-        logger.info("Queued chain run #%s (task %s) after %s #%s (%s)", child.pk, task_id,
-                    task.name, execution.pk, status)  # fmt: skip
+        logger.info("Queued %s #%s after %s #%s (%s)", name, child.pk, task.name, execution.pk,
+                    status)  # fmt: skip
         queued.append(child)
     return queued
 
