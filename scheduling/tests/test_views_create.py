@@ -138,14 +138,24 @@ def test_hostile_names_are_form_errors(creator_client, name, expect):
         ("timezone", "Mars/Olympus"),
         ("queue", "no spaces allowed"),
         ("cron_expression", "61 * * * *"),
+        ("after_status", "sometimes"),
+        ("trigger_type", "whenever"),
+        ("description", "d" * 10_000),
     ],
 )
 def test_hostile_values_are_field_errors(creator_client, field, value):
-    trigger = {"interval_seconds": "interval", "after_task": "after"}.get(field, "cron")
-    response = post(creator_client, form(trigger_type=trigger, **{field: value}))
+    trigger = {"interval_seconds": "interval", "after_task": "after", "after_status": "after"}
+    trigger = trigger.get(field, "cron")
+    response = post(creator_client, form(**{"trigger_type": trigger, field: value}))
     assert response.status_code == 400
     assert field in response.context["form"].errors
     assert not Task.objects.exists()
+
+
+def test_an_after_task_without_its_upstream_is_a_field_error(creator_client):
+    response = post(creator_client, form(trigger_type="after", after_task=""))
+    assert response.status_code == 400
+    assert "choose the task this one runs after" in response.context["form"].errors["after_task"][0]
 
 
 def test_a_duplicate_name_is_a_field_error(creator_client):
