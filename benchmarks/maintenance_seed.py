@@ -158,9 +158,9 @@ def seed(rows: int, tables: list[str]) -> None:
             "timezone, kwargs, enabled, misfire_grace_seconds, allow_overlap, max_retries, "
             "retry_backoff_seconds, retry_backoff_max_seconds, notify_on_failure, "
             "notify_on_success, notify_recipients, last_status, run_count, success_count, "
-            "failure_count, consecutive_failures, created_at, updated_at) VALUES "
-            f"(%s,'scheduling.tests.tasks_for_tests.noop','','cron','* * * * *','UTC',{json_param},"
-            "true,300,false,0,30,3600,false,false,'','',0,0,0,0,%s,%s)",
+            "failure_count, consecutive_failures, created_at, updated_at, after_status, queue) "
+            f"VALUES (%s,'scheduling.tests.tasks_for_tests.noop','','cron','* * * * *','UTC',"
+            f"{json_param},true,300,false,0,30,3600,false,false,'','',0,0,0,0,%s,%s,'success','')",
             ((f"bench-{t}", "{}", ts(now, vendor), ts(now, vendor)) for t in range(TASKS)),
         )
         with connection.cursor() as cursor:
@@ -169,8 +169,8 @@ def seed(rows: int, tables: list[str]) -> None:
         _insert(
             "INSERT INTO scheduling_taskexecution (task_id, trigger, scheduled_for, status, "
             "created_at, started_at, finished_at, duration_ms, result, error, host, pid, "
-            f"attempt, is_overdue) VALUES (%s,'manual',NULL,'success',%s,%s,%s,5,{json_param},"
-            "'','bench',1,1,false)",
+            f"attempt, is_overdue, log) VALUES (%s,'manual',NULL,'success',%s,%s,%s,5,{json_param},"
+            "'','bench',1,1,false,'')",
             (
                 (
                     first_task + i % TASKS,

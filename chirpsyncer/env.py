@@ -97,6 +97,19 @@ def env_bool(name: str, default: bool) -> bool:
     return _read(name, parse, default)
 
 
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    """One of `choices`, case-insensitively (returned as written in `choices`)."""
+
+    def parse(raw: str) -> str:
+        by_key = {choice.lower(): choice for choice in choices}
+        value = by_key.get(raw.strip().lower())
+        if value is None:
+            raise ValueError(f"expected one of {', '.join(choices)}")
+        return value
+
+    return _read(name, parse, default)
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     return _read(name, lambda raw: [p.strip() for p in raw.split(",") if p.strip()], default)
 

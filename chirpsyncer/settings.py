@@ -7,6 +7,7 @@ hardened for https; with only SECRET_KEY set it runs on a SQLite file with mail
 printed to the console. `make run` writes DEBUG=true into `.env`.
 """
 
+import logging
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -16,6 +17,7 @@ from django.core.exceptions import ImproperlyConfigured
 from chirpsyncer.env import (
     env_admins,
     env_bool,
+    env_choice,
     env_database,
     env_email,
     env_float,
@@ -274,11 +276,24 @@ AXES_VERBOSE = False  # no start-up banner in every command; chirpsyncer.signins
 
 # --- Logging -----------------------------------------------------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+# What a run keeps of its own logging on its execution (scheduling/engine/runlog.py).
+TASK_LOG_LEVEL = env_choice(
+    "TASK_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "level": LOG_LEVEL}
+    },
+    # The lower of the two: TASK_LOG_LEVEL=DEBUG keeps a run's debug lines without
+    # printing every process's debug lines on the console.
+    "root": {
+        "handlers": ["console"],
+        "level": min(
+            LOG_LEVEL, TASK_LOG_LEVEL, key=lambda n: logging.getLevelNamesMapping().get(n, 20)
+        ),
+    },
     "loggers": {"apscheduler": {"level": "WARNING"}},
 }

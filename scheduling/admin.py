@@ -1,7 +1,8 @@
 """Admin for tasks and their history: what staff use to operate the scheduler.
 
 Task changes and deletions go through `services.save_task` / `delete_task`
-and are audited like the page's; the ModelForm's `full_clean` runs the same
+and are audited like the page's (a deletion refused because tasks run after
+it becomes a message naming them, never an error page); the ModelForm's `full_clean` runs the same
 validators and `Task.clean`, so the admin accepts exactly what the page form
 and the Python API accept. `func` is a choice of registered functions, never
 a text box: editing a task must not be a way to run arbitrary code. Execution
@@ -16,14 +17,17 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.html import format_html
 from django_apscheduler.models import DjangoJob, DjangoJobExecution
 
 from scheduling import audit, display, registry, services
 from scheduling.audit import Actor
-from scheduling.forms import FuncChoiceField, OneErrorPerCause
+from scheduling.forms import FuncChoiceField, OneErrorPerCause, OptionalAfterStatus
 from scheduling.models import (
+    NOTIFY_FIELDS,
+    POLICY_FIELDS,
     SCHEDULE_FIELDS,
     SchedulerLease,
     SchedulerNode,
@@ -78,7 +82,7 @@ for _model in (DjangoJob, DjangoJobExecution):
         admin.site.unregister(_model)
 
 
-class TaskAdminForm(OneErrorPerCause, forms.ModelForm):
+class TaskAdminForm(OptionalAfterStatus, OneErrorPerCause, forms.ModelForm):
     func = FuncChoiceField()
 
     class Meta:
@@ -123,6 +127,7 @@ class TaskAdmin(admin.ModelAdmin):
         "page_link",
     ]
     list_filter = ["enabled", "trigger_type", "last_status"]
+    list_select_related = ["after_task"]  # a chained task's schedule names its upstream
     search_fields = ["name", "description", "func"]
     actions = ["run_now", "enable", "disable"]
     readonly_fields = [
@@ -144,23 +149,8 @@ class TaskAdmin(admin.ModelAdmin):
             "Schedule",
             {"fields": SCHEDULE_FIELDS},
         ),
-        (
-            "Run policy",
-            {
-                "fields": [
-                    "misfire_grace_seconds",
-                    "allow_overlap",
-                    "max_retries",
-                    "retry_backoff_seconds",
-                    "retry_backoff_max_seconds",
-                    "timeout_seconds",
-                ]
-            },
-        ),
-        (
-            "Notifications",
-            {"fields": ["notify_on_failure", "notify_on_success", "notify_recipients"]},
-        ),
+        ("Run policy", {"fields": POLICY_FIELDS}),
+        ("Notifications", {"fields": NOTIFY_FIELDS}),
         ("State", {"fields": readonly_fields[1:]}),
     ]
     inlines = [LatestExecutionsInline]
@@ -186,13 +176,28 @@ class TaskAdmin(admin.ModelAdmin):
         """Save like the page does (next_run_at recomputed, audited)."""
         services.save_task(task, actor=_actor(request))
 
+    def delete_view(self, request: HttpRequest, object_id: str, extra_context=None):
+        """Django's confirmation page lists tasks that run after this one and refuses; this
+        catches the race where one is saved between that page and the deletion."""
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except ValidationError as exc:
+            self.message_user(request, " ".join(exc.messages), messages.ERROR)
+            return redirect(reverse("admin:scheduling_task_change", args=[object_id]))
+
     def delete_model(self, request: HttpRequest, task: Task) -> None:
         services.delete_task(task, actor=_actor(request))
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
-        """The bulk delete action: one audited deletion per task, as from the change page."""
+        """The bulk delete action: one audited deletion per task, as from the change page.
+
+        A task that others run after is kept, with a message naming them.
+        """
         for task in queryset:
-            services.delete_task(task, actor=_actor(request))
+            try:
+                services.delete_task(task, actor=_actor(request))
+            except ValidationError as exc:
+                self.message_user(request, " ".join(exc.messages), messages.ERROR)
 
     @admin.action(description="Run selected tasks now", permissions=["run"])
     def run_now(self, request: HttpRequest, queryset: QuerySet) -> None:

@@ -7,8 +7,13 @@ class SchedulingConfig(AppConfig):
     verbose_name = "Scheduled tasks"
 
     def ready(self) -> None:
-        """Register the task functions, in every process: tasks.py, then SCHEDULER_TASK_MODULES."""
-        from scheduling import checks, registry  # noqa: F401 (checks registers itself)
+        """Register the task functions (tasks.py, then SCHEDULER_TASK_MODULES) and chain runs."""
+        from scheduling import chains, checks, registry, signals  # noqa: F401 (checks registers)
+        from scheduling.models import Task
 
         registry.autodiscover()
         registry.import_task_modules(settings.SCHEDULER_TASK_MODULES)
+        # Every finished run passes through this signal, in any process: chains start there.
+        signals.task_finished.connect(
+            chains.on_task_finished, sender=Task, dispatch_uid="scheduling.chains"
+        )

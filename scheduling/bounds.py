@@ -45,6 +45,8 @@ COUNTERS = ("last_duration_ms", "run_count", "success_count", "failure_count",
             "consecutive_failures")  # fmt: skip
 
 DESCRIPTION_MAX_CHARS = 1_000
+# Task names that are pages of their own: /tasks/new/ creates a task.
+RESERVED_NAMES = frozenset({"new"})
 RECIPIENTS_MAX_CHARS = 2_000
 
 

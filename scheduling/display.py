@@ -58,6 +58,8 @@ def describe_schedule(task: Task) -> str:
         return describe_cron(task.cron_expression)
     if task.trigger_type == TriggerType.INTERVAL:
         return describe_interval(task.interval_seconds)
+    if task.trigger_type == TriggerType.AFTER:
+        return describe_after(task)
     if task.run_at is None:
         return "Once (no date set)"
     try:
@@ -65,6 +67,13 @@ def describe_schedule(task: Task) -> str:
     except (KeyError, ValueError, OverflowError):
         local = task.run_at
     return f"Once at {local:%Y-%m-%d %H:%M} {local.tzname()}"
+
+
+def describe_after(task: Task) -> str:
+    """ "After backup_database succeeds": when a chained task runs (load `after_task` with it)."""
+    if task.after_task_id is None:
+        return "After another task (none chosen)"
+    return f"After {task.after_task.name} {task.get_after_status_display()}"
 
 
 def local_time(moment: datetime | None, zone: str) -> str:

@@ -1,7 +1,8 @@
-"""The schedule form on the task page.
+"""The task forms: the schedule form on the task page, and `/tasks/new/`.
 
-A ModelForm, so `full_clean` runs `Task.clean` -> `services.validate_schedule`:
-the page, the admin and the Python API accept exactly the same schedules.
+ModelForms, so `full_clean` runs `Task.clean` -> `services.validate_task`;
+the views then save through `services.save_task`: the pages, the admin and
+the Python API accept exactly the same tasks, and every change is audited.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
 from crispy_forms.helper import FormHelper
-from crispy_forms.layout import HTML, Div, Field, Layout, Submit
+from crispy_forms.layout import HTML, Div, Field, Fieldset, Layout, Submit
 from django import forms
 from django.forms.utils import flatatt
 from django.urls import reverse
@@ -20,7 +21,8 @@ from django.utils.safestring import SafeString
 
 from scheduling import bounds, registry
 from scheduling.kwargs import KwargsFormField
-from scheduling.models import SCHEDULE_FIELDS, Task
+from scheduling.models import NOTIFY_FIELDS, POLICY_FIELDS, SCHEDULE_FIELDS, Task
+from scheduling.widgets import FuncSelect, TaskSelect
 
 # Filled in by static/scheduling/tasks.js from the cron-preview endpoint as you type.
 CRON_PREVIEW = (
@@ -79,7 +81,25 @@ class OneErrorPerCause:
                 del self._errors[name][count:]
 
 
-class TaskScheduleForm(OneErrorPerCause, forms.ModelForm):
+class OptionalAfterStatus:
+    """A ModelForm mixin: `after_status` may be left out, and then keeps its value.
+
+    Scripts that post the schedule form (or the admin's) predate chains; a
+    form that suddenly required the field would refuse all their posts.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if "after_status" in self.fields:
+            self.fields["after_status"].required = False
+
+    def clean_after_status(self) -> str:
+        return self.cleaned_data.get("after_status") or self.instance.after_status
+
+
+class TaskFieldsForm(OptionalAfterStatus, OneErrorPerCause, forms.ModelForm):
+    """What the schedule form and the create form share: zone, run_at, kwargs, upstream task."""
+
     timezone = forms.ChoiceField(
         label="Time zone",
         choices=timezone_choices,
@@ -92,12 +112,28 @@ class TaskScheduleForm(OneErrorPerCause, forms.ModelForm):
         help_text="For a one-off task; read in the task's time zone.",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
+    after_task = forms.ModelChoiceField(
+        # The fields the task page's chain card reads too (see `offered_tasks`).
+        queryset=Task.objects.order_by("name").only(
+            "pk", "name", "trigger_type", "after_task", "after_status", "enabled"
+        ),
+        required=False,
+        to_field_name="name",  # scripts post the upstream's name, as the status API shows it
+        label="Runs after",
+        widget=TaskSelect,
+        help_text="Each time a run of that task ends as chosen below (after its retries), "
+        "this task runs once. While this task is paused, nothing is queued.",
+    )
     kwargs = KwargsFormField(label="Keyword arguments (JSON)")
 
     class Meta:
         model = Task
         fields = SCHEDULE_FIELDS
-        labels = {"trigger_type": "Trigger", "interval_seconds": "Interval (seconds)"}
+        labels = {
+            "trigger_type": "Trigger",
+            "interval_seconds": "Interval (seconds)",
+            "after_status": "When that task",
+        }
         help_texts = {
             "cron_expression": "Five fields: minute hour day-of-month month day-of-week, "
             "or @hourly, @daily, @weekly, @monthly, @yearly.",
@@ -112,10 +148,29 @@ class TaskScheduleForm(OneErrorPerCause, forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.instance.run_at and not self.is_bound:
             self.initial["run_at"] = wall_clock(self.instance.run_at, self.instance.timezone)
-        self.helper = FormHelper()
-        self.helper.form_id = "schedule-form"
-        self.helper.attrs = {"novalidate": ""}
-        self.helper.layout = Layout(
+        # A declared field does not take the model's default (TIME_ZONE) as a new task's.
+        self.initial.setdefault("timezone", self.instance.timezone)
+        if self.instance.pk is not None:  # never offered to run after itself
+            self.fields["after_task"].queryset = self.fields["after_task"].queryset.exclude(
+                pk=self.instance.pk
+            )
+        self.fields["after_task"].empty_label = "Choose a task"
+
+    def offered_tasks(self) -> list[Task]:
+        """The tasks the "Runs after" select offers, read once and used for its options.
+
+        The task page also finds the tasks that run after this one among them,
+        rather than asking the database a second time.
+        """
+        field = self.fields["after_task"]
+        tasks = list(field.queryset)
+        field.choices = [("", field.empty_label), *((t.name, t.name) for t in tasks)]
+        return tasks
+
+    @staticmethod
+    def trigger_layout() -> list:
+        """The trigger select and, shown by tasks.js for the chosen trigger, its own fields."""
+        return [
             "trigger_type",
             Div(
                 Field("cron_expression"),
@@ -125,12 +180,14 @@ class TaskScheduleForm(OneErrorPerCause, forms.ModelForm):
             ),
             Div(Field("interval_seconds"), css_class="trigger-fields", data_trigger="interval"),
             Div(Field("run_at"), css_class="trigger-fields", data_trigger="date"),
+            Div(
+                Field("after_task"),
+                Field("after_status"),
+                css_class="trigger-fields",
+                data_trigger="after",
+            ),
             "timezone",
-            "kwargs",
-            "enabled",
-            Submit("save", "Save schedule", css_class="btn-primary"),
-        )
-        self.helper.form_action = reverse("scheduling:task-configure", args=[self.instance.name])
+        ]
 
     def clean(self) -> dict:
         cleaned = super().clean()
@@ -187,3 +244,79 @@ def add_model_errors(form: forms.BaseForm, error: forms.ValidationError) -> None
     by_field = getattr(error, "error_dict", {None: error.error_list})
     for name, errors in by_field.items():
         form.add_error(name if name in form.fields else None, errors)
+
+
+class TaskScheduleForm(TaskFieldsForm):
+    """The task page's schedule form (`POST /tasks/<name>/configure/`)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_id = "schedule-form"
+        self.helper.attrs = {"novalidate": ""}
+        self.helper.layout = Layout(
+            *self.trigger_layout(),
+            "kwargs",
+            "enabled",
+            Submit("save", "Save schedule", css_class="btn-primary"),
+        )
+        self.helper.form_action = reverse("scheduling:task-configure", args=[self.instance.name])
+
+
+class TaskCreateForm(TaskFieldsForm):
+    """`/tasks/new/`: a task from a registered function, with every field a person sets."""
+
+    func = FuncChoiceField(widget=FuncSelect)
+
+    class Meta(TaskFieldsForm.Meta):
+        fields = [
+            "name",
+            "func",
+            "description",
+            *[f for f in SCHEDULE_FIELDS if f not in ("kwargs", "enabled")],
+            "kwargs",
+            "queue",
+            *POLICY_FIELDS,
+            *NOTIFY_FIELDS,
+            "enabled",
+        ]
+        help_texts = {
+            **TaskFieldsForm.Meta.help_texts,
+            "name": "Letters, digits, '-' or '_'; it becomes the page address /tasks/NAME/.",
+            "queue": "Blank: the scheduler process runs it. A name sends its runs to that "
+            "Celery queue, for workers started with -Q that name.",
+        }
+        widgets = {
+            **TaskFieldsForm.Meta.widgets,
+            "description": forms.Textarea(attrs={"rows": 2}),
+            "notify_recipients": forms.Textarea(attrs={"rows": 2}),
+        }
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.form_id = "create-form"
+        self.helper.attrs = {"novalidate": ""}
+        self.helper.form_action = reverse("scheduling:task-create")
+        self.helper.layout = Layout(
+            Div(
+                Div(
+                    Fieldset("Task", "name", "func", HTML(FUNC_INFO), "description"),
+                    Fieldset("Schedule", *self.trigger_layout()),
+                    css_class="col-lg-6",
+                ),
+                Div(
+                    Fieldset("Arguments", "kwargs", "queue"),
+                    Fieldset("Run policy", *POLICY_FIELDS),
+                    Fieldset("Notifications", *NOTIFY_FIELDS),
+                    "enabled",
+                    Submit("create", "Create task", css_class="btn-primary"),
+                    css_class="col-lg-6",
+                ),
+                css_class="row gx-5",
+            )
+        )
+
+
+# Filled in by tasks.js from the chosen function's <option> data attributes.
+FUNC_INFO = '<div id="func-info" class="mb-3 small" aria-live="polite"></div>'

@@ -91,10 +91,24 @@ SCHEDULE_FIELDS = [
     "cron_expression",
     "interval_seconds",
     "run_at",
+    "after_task",
+    "after_status",
     "timezone",
     "kwargs",
     "enabled",
 ]
+
+
+# How a task runs (the run policy) and whom it tells: form sections, admin fieldsets, API options.
+POLICY_FIELDS = [
+    "misfire_grace_seconds",
+    "allow_overlap",
+    "max_retries",
+    "retry_backoff_seconds",
+    "retry_backoff_max_seconds",
+    "timeout_seconds",
+]
+NOTIFY_FIELDS = ["notify_on_failure", "notify_on_success", "notify_recipients"]
 
 
 def _in_range(field: str) -> list:
@@ -237,17 +251,19 @@ class Task(models.Model):
         return reverse("scheduling:task-detail", args=[self.name])
 
     def clean(self) -> None:
-        from scheduling.services import validate_schedule
+        from scheduling.services import validate_task
 
-        validate_schedule(self)
+        validate_task(self)
 
     @property
     def schedule(self) -> str:
-        """The schedule as written: expression, seconds or ISO date."""
+        """The schedule as written: expression, seconds, ISO date, or the upstream task's name."""
         if self.trigger_type == TriggerType.CRON:
             return self.cron_expression
         if self.trigger_type == TriggerType.INTERVAL:
             return str(self.interval_seconds or "")
+        if self.trigger_type == TriggerType.AFTER:
+            return self.after_task.name if self.after_task_id else ""
         return self.run_at.isoformat() if self.run_at else ""
 
     @property

@@ -88,6 +88,8 @@ def _check_entry(entry: RegisteredTask) -> None:
             f"{entry.name}: description over {bounds.DESCRIPTION_MAX_CHARS} characters"
         )
     if entry.schedule is not None:
+        if entry.name in bounds.RESERVED_NAMES:  # its default task would be named so
+            raise ValueError(f"Task name {entry.name!r} is reserved for a page; choose another")
         parse_schedule_text(entry.schedule)
     try:
         task_kwargs.validate(entry.kwargs)

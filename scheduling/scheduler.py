@@ -12,30 +12,26 @@ from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_slug
 from django.db import transaction
 from django.utils import timezone
 
 from scheduling import kwargs as task_kwargs
 from scheduling import registry
 from scheduling.audit import Actor
-from scheduling.models import ExecutionStatus, ExecutionTrigger, Task, TaskExecution, TriggerType
+from scheduling.models import (
+    NOTIFY_FIELDS,
+    POLICY_FIELDS,
+    AfterStatus,
+    ExecutionStatus,
+    ExecutionTrigger,
+    Task,
+    TaskExecution,
+    TriggerType,
+)
 from scheduling.services import delete_task, save_task
 
-OPTION_NAMES = {
-    "kwargs",
-    "timezone",
-    "description",
-    "enabled",
-    "misfire_grace_seconds",
-    "allow_overlap",
-    "max_retries",
-    "retry_backoff_seconds",
-    "retry_backoff_max_seconds",
-    "timeout_seconds",
-    "notify_on_failure",
-    "notify_on_success",
-    "notify_recipients",
-}
+OPTION_NAMES = {"kwargs", "timezone", "description", "enabled", *POLICY_FIELDS, *NOTIFY_FIELDS}
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -43,6 +39,11 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def task_status(task: Task) -> dict[str, Any]:
+    """The task as the Python API, `listtasks --json` and the status API show it.
+
+    Load many tasks with `select_related("after_task")`: a chained task names its upstream.
+    """
+    chained = task.trigger_type == TriggerType.AFTER and task.after_task_id is not None
     return {
         "name": task.name,
         "func": task.func,
@@ -60,6 +61,8 @@ def task_status(task: Task) -> dict[str, Any]:
         "success_count": task.success_count,
         "failure_count": task.failure_count,
         "consecutive_failures": task.consecutive_failures,
+        "after_task": task.after_task.name if chained else None,
+        "after_status": task.after_status if chained else None,
     }
 
 
@@ -75,7 +78,27 @@ def execution_summary(execution: TaskExecution) -> dict[str, Any]:
         "duration_ms": execution.duration_ms,
         "result": execution.result,
         "error": execution.error,
+        "parent_id": execution.parent_id,
     }
+
+
+def _upstream(after: Any) -> Task:
+    """The task `after` names (a name or a saved Task); ValidationError for anything else."""
+    if isinstance(after, Task) and after.pk is not None:
+        return after
+    found = None
+    if isinstance(after, str) and len(after) <= 100:
+        try:
+            validate_slug(after)  # also keeps lone surrogates away from the database driver
+            found = Task.objects.filter(name=after).first()
+        except ValidationError:
+            pass
+    if found is None:
+        shown = repr(after) if len(repr(after)) <= 120 else f"{repr(after)[:120]}..."
+        raise ValidationError(
+            {"after_task": [f"after_task: there is no task {shown} to run after"]}
+        )
+    return found
 
 
 class TaskScheduler:
@@ -122,8 +145,33 @@ class TaskScheduler:
         fields = {"trigger_type": TriggerType.DATE, "run_at": run_date}
         return self._add(name, func, fields, options)
 
+    def add_after_task(
+        self,
+        name: str,
+        func: str | Callable[..., Any],
+        after: str | Task,
+        on: str = AfterStatus.SUCCESS,
+        **options: Any,
+    ) -> Task:
+        """A task with no schedule of its own: it runs each time `after` finishes as `on` says.
+
+        `on`: "success", "failure" (failed or abandoned) or "any". A loop
+        (a after b after a) raises ValidationError naming it.
+        """
+        if on not in AfterStatus.values:
+            raise ValidationError(
+                {"after_status": [f"after_status: {on!r} is not one of success, failure, any"]}
+            )
+        fields = {
+            "trigger_type": TriggerType.AFTER,
+            "after_task": _upstream(after),
+            "after_status": on,
+        }
+        return self._add(name, func, fields, options)
+
     # --- changing -----------------------------------------------------------
     def remove_task(self, name: str) -> None:
+        """Delete the task; ValidationError naming them while tasks run after it."""
         delete_task(Task.objects.get(name=name), actor=self.actor)
 
     def pause_task(self, name: str) -> Task:
@@ -163,7 +211,8 @@ class TaskScheduler:
         return task_status(Task.objects.get(name=name))
 
     def get_all_tasks(self) -> list[dict[str, Any]]:
-        return [task_status(task) for task in Task.objects.order_by("name")]
+        tasks = Task.objects.select_related("after_task").order_by("name")
+        return [task_status(task) for task in tasks]
 
     def get_task_history(self, name: str, limit: int = 50) -> list[dict[str, Any]]:
         task = Task.objects.get(name=name)

@@ -11,9 +11,10 @@ from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
 from django.utils import timezone
 
-from scheduling import audit, bounds, cron, triggers
+from scheduling import audit, bounds, chains, cron, triggers
 from scheduling.audit import Actor
 from scheduling.models import Task, TriggerType
 
@@ -21,9 +22,28 @@ from scheduling.models import Task, TriggerType
 _NOT_VALIDATED = ["created_at", "updated_at"]
 
 
-def validate_schedule(task: Task, *, now: datetime | None = None) -> None:
-    """Raise ValidationError (keyed by field) unless the task's trigger fields are valid."""
+def validate_task(task: Task) -> None:
+    """`Task.clean`: the name is not a page of its own, and the schedule is valid."""
     errors: dict[str, list[str]] = {}
+    if task.name in bounds.RESERVED_NAMES:
+        errors["name"] = [f"name: {task.name!r} is reserved (it is the address of another page)"]
+    try:
+        validate_schedule(task)
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    if errors:
+        raise ValidationError(errors)
+
+
+def validate_schedule(task: Task, *, now: datetime | None = None) -> None:
+    """Raise ValidationError (keyed by field) unless the task's trigger fields are valid.
+
+    Only an `after` task keeps an upstream: another trigger clears it, so a
+    task that no longer runs after one never blocks that one's deletion.
+    """
+    errors: dict[str, list[str]] = {}
+    if task.trigger_type != TriggerType.AFTER:
+        task.after_task = None
     try:
         cron.validate_timezone(task.timezone)
     except ValidationError as exc:
@@ -43,9 +63,13 @@ def validate_schedule(task: Task, *, now: datetime | None = None) -> None:
             errors["run_at"] = ["run_at: a timezone-aware date and time is required"]
         elif task.run_at <= (now or timezone.now()) and task.enabled:
             errors["run_at"] = [f"run_at: {task.run_at.isoformat()} is in the past"]
+    elif task.trigger_type == TriggerType.AFTER:
+        found = chains.problems(task)
+        if found:
+            errors["after_task"] = found
     else:
         errors["trigger_type"] = [
-            f"trigger_type: {task.trigger_type!r} is not cron, interval or date"
+            f"trigger_type: {task.trigger_type!r} is not cron, interval, date or after"
         ]
     if errors:
         raise ValidationError(errors)
@@ -86,7 +110,8 @@ def save_task(task: Task, *, actor: Actor | None = None) -> list[str]:
     creating = task._state.adding
     before = {} if creating else audit.snapshot(Task.objects.get(pk=task.pk))
     changed = _changed(before, audit.snapshot(task))
-    if changed and (creating or changed != ["enabled"] or task.enabled):
+    validated = bool(changed) and (creating or changed != ["enabled"] or task.enabled)
+    if validated:
         task.created_at = task.created_at or timezone.now()  # interval phase anchors on it
         task.full_clean(exclude=_NOT_VALIDATED)
         changed = _changed(before, audit.snapshot(task))  # cleaning tidies "0  3 * * *"
@@ -95,6 +120,8 @@ def save_task(task: Task, *, actor: Actor | None = None) -> list[str]:
     refresh_next_run(task)
     try:
         with transaction.atomic():
+            if validated and task.trigger_type == TriggerType.AFTER:
+                chains.lock_for_edit(task)
             task.save(update_fields=None if creating else [*changed, "next_run_at", "updated_at"])
             details = audit.changes(before, audit.snapshot(task))
             audit.write(actor or Actor(), _action(creating, changed, task), task.name, details)
@@ -115,7 +142,23 @@ def _refused_by_database(task: Task, creating: bool, exc: IntegrityError) -> Val
 
 
 def delete_task(task: Task, *, actor: Actor | None = None) -> None:
-    """Delete a task (and its history) with an AuditLog row holding what it was."""
-    with transaction.atomic():
-        audit.write(actor or Actor(), audit.DELETED, task.name, {"old": audit.snapshot(task)})
-        task.delete()
+    """Delete a task (and its history) with an AuditLog row holding what it was.
+
+    Refused with a ValidationError naming them while tasks run after it: the
+    database's PROTECT is the guarantee, this is the message.
+    """
+    try:
+        with transaction.atomic():
+            # Locked first, so a save that makes a task run after this one
+            # either lands before the check below or waits and is refused.
+            Task.objects.select_for_update().filter(pk=task.pk).exists()
+            refusal = chains.deletion_refusal(task)
+            if refusal:
+                raise ValidationError(refusal, code="protected")
+            audit.write(actor or Actor(), audit.DELETED, task.name, {"old": audit.snapshot(task)})
+            task.delete()
+    except (ProtectedError, IntegrityError):
+        raise ValidationError(
+            chains.deletion_refusal(task) or f"{task.name} cannot be deleted now; try again",
+            code="protected",
+        ) from None

@@ -55,6 +55,8 @@ def build_trigger(task: Task) -> BaseTrigger:
     so a row holding out-of-range values never becomes a trigger.
     """
     bounds.check_stored(task)
+    if task.trigger_type == "after":
+        raise ValidationError(f"Task {task.name} runs after another task: it has no schedule")
     if task.trigger_type == "cron":
         return CrontabTrigger(task.cron_expression, task.timezone)
     if task.trigger_type == "interval":
@@ -79,6 +81,8 @@ def next_run_after(task: Task, after: datetime) -> datetime | None:
 
 
 def _next_run_after(task: Task, after: datetime) -> datetime | None:
+    if task.trigger_type == "after":  # runs when its upstream finishes, never at a time
+        return None
     if task.trigger_type == "cron":
         return cron.next_fire_time(task.cron_expression, task.timezone, after)
     if task.trigger_type == "interval":

@@ -3,9 +3,9 @@
 Every page runs a fixed number of queries whatever the size of the history:
 counters come from the `Task` row, recent figures from `scheduling.stats`,
 history pages from `scheduling.history` (keyset, no COUNT). The actions
-(trigger, toggle, configure) go through `TaskScheduler` / `services.save_task`
-so the rules are the ones the admin and the Python API use, and each one
-writes an AuditLog row.
+(create, trigger, toggle, configure, delete) go through `TaskScheduler` /
+`services.save_task` / `services.delete_task` so the rules are the ones the
+admin and the Python API use, and each one writes an AuditLog row.
 
 What a run's details are (kwargs, func, result, error, host/pid, requester)
 is decided in `scheduling.access`; the views pass `sees_details` to the
@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
@@ -26,11 +27,11 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from scheduling import access, audit, history, services, stats, triggers
+from scheduling import access, audit, chains, history, services, stats, triggers
 from scheduling.access import permission, signed_in, wants_json
 from scheduling.audit import Actor
 from scheduling.engine import heartbeat
-from scheduling.forms import TaskScheduleForm, add_model_errors
+from scheduling.forms import TaskCreateForm, TaskScheduleForm, add_model_errors
 from scheduling.models import ExecutionStatus, Task, TaskExecution
 from scheduling.scheduler import TaskScheduler, execution_summary, task_status
 
@@ -41,7 +42,7 @@ ENABLED_FILTERS = {"yes": True, "no": False}
 # --- pages --------------------------------------------------------------------
 def _filtered_tasks(params: Any) -> tuple[Any, dict[str, str]]:
     """Tasks matching ?status= (last status, or "never") and ?enabled=yes|no."""
-    tasks = Task.objects.order_by("name")
+    tasks = Task.objects.select_related("after_task").order_by("name")
     status = params.get("status", "")
     if status == NEVER_RUN:
         tasks = tasks.filter(last_status="")
@@ -72,6 +73,7 @@ def task_list(request: HttpRequest) -> HttpResponse:
         "status_choices": [*ExecutionStatus.choices, (NEVER_RUN, "Never run")],
         "scheduler": heartbeat.current_state(),
         "can_run": request.user.has_perm("scheduling.run_task"),
+        "can_add": request.user.has_perm("scheduling.add_task"),
         "sees_details": access.sees_details(request.user),
     }
     return render(request, "scheduling/task_list.html", context)
@@ -89,6 +91,10 @@ def _detail_context(request: HttpRequest, task: Task, form: TaskScheduleForm | N
     can_change = request.user.has_perm("scheduling.change_task")
     if form is None and can_change:
         form = TaskScheduleForm(instance=task)
+    if form is not None:  # its select reads every other task: those after this one are there
+        downstream = [t for t in form.offered_tasks() if t.after_task_id == task.pk]
+    else:
+        downstream = list(task.downstream.order_by("name"))
     return {
         "task": task,
         "stats": stats.for_tasks([task])[task.pk],
@@ -99,8 +105,10 @@ def _detail_context(request: HttpRequest, task: Task, form: TaskScheduleForm | N
         "form": form,
         "can_run": request.user.has_perm("scheduling.run_task"),
         "can_change": can_change,
+        "can_delete": request.user.has_perm("scheduling.delete_task"),
         "sees_details": access.sees_details(request.user),
         "scheduler": heartbeat.current_state(),
+        "downstream": downstream,
     }
 
 
@@ -121,17 +129,29 @@ def _render_detail(
     return render(request, "scheduling/task_detail.html", context, status=status)
 
 
+def _task(name: str) -> Task:
+    return get_object_or_404(Task.objects.select_related("after_task"), name=name)
+
+
 @signed_in
 def task_detail(request: HttpRequest, name: str) -> HttpResponse:
-    return _render_detail(request, get_object_or_404(Task, name=name))
+    return _render_detail(request, _task(name))
 
 
 @signed_in
 def execution_detail(request: HttpRequest, name: str, pk: int) -> HttpResponse:
     execution = get_object_or_404(
-        TaskExecution.objects.select_related("task", "requested_by"), task__name=name, pk=pk
+        TaskExecution.objects.select_related("task", "requested_by", "parent__task"),
+        task__name=name,
+        pk=pk,
     )
-    context = {"execution": execution, "task": execution.task, "sees_details": False}
+    context = {
+        "execution": execution,
+        "task": execution.task,
+        "children": chains.children(execution),
+        "sees_details": False,
+        "task_log_level": settings.TASK_LOG_LEVEL,
+    }
     if access.sees_details(request.user):
         context.update(
             sees_details=True,
@@ -231,10 +251,52 @@ def task_toggle(request: HttpRequest, name: str) -> HttpResponse:
     return _done(request, task, f"{task.name} is {'enabled' if task.enabled else 'paused'}.")
 
 
+@permission("scheduling.add_task")
+def task_create(request: HttpRequest) -> HttpResponse:
+    """`/tasks/new/`: a task from a registered function, saved and audited like any other."""
+    if request.method != "POST":
+        form = TaskCreateForm(initial={"func": request.GET.get("func", "")})
+        return render(request, "scheduling/task_create.html", {"form": form})
+    form = TaskCreateForm(request.POST)
+    if form.is_valid():
+        try:
+            services.save_task(form.instance, actor=Actor.from_request(request))
+        except ValidationError as exc:
+            add_model_errors(form, exc)
+    if not form.is_valid():
+        if wants_json(request):
+            return JsonResponse({"ok": False, "errors": form.errors.get_json_data()}, status=400)
+        return render(request, "scheduling/task_create.html", {"form": form}, status=400)
+    return _done(request, form.instance, f"Created {form.instance.name}.")
+
+
+@permission("scheduling.delete_task")
+def task_delete(request: HttpRequest, name: str) -> HttpResponse:
+    """Delete after a confirmation page; refused (naming them) while tasks run after it."""
+    task = _task(name)
+    refusal = chains.deletion_refusal(task)
+    if request.method == "POST" and refusal is None:
+        try:
+            services.delete_task(task, actor=Actor.from_request(request))
+        except ValidationError as exc:
+            refusal = " ".join(exc.messages)
+        else:
+            message = f"Deleted {task.name} and its history."
+            if wants_json(request):
+                return JsonResponse({"ok": True, "message": message})
+            messages.success(request, message)
+            return redirect("scheduling:task-list")
+    status = 409 if refusal and request.method == "POST" else 200
+    if wants_json(request) and request.method == "POST":
+        return JsonResponse({"ok": False, "errors": {"__all__": [refusal]}}, status=status)
+    context = {"task": task, "refusal": refusal}
+    return render(request, "scheduling/task_delete.html", context, status=status)
+
+
 @permission("scheduling.change_task")
 @require_POST
 def task_configure(request: HttpRequest, name: str) -> HttpResponse:
-    task = get_object_or_404(Task, name=name)
+    task = _task(name)
     form = TaskScheduleForm(request.POST, instance=task)
     changed = []
     if form.is_valid():
@@ -246,7 +308,7 @@ def task_configure(request: HttpRequest, name: str) -> HttpResponse:
         if wants_json(request):
             return JsonResponse({"ok": False, "errors": form.errors.get_json_data()}, status=400)
         # The form wrote the rejected values onto `task`; show the stored ones.
-        stored = Task.objects.get(pk=task.pk)
+        stored = _task(task.name)
         return _render_detail(request, stored, form, status=400)
     if changed:
         return _done(request, task, f"Saved the schedule of {task.name}.")

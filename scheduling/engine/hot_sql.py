@@ -53,8 +53,8 @@ class HotSql:
         )
         self.finish_run = (
             f"UPDATE {run_table} SET {qn('status')} = %s, {qn('finished_at')} = %s, "
-            f"{qn('duration_ms')} = %s, {qn('result')} = %s, {qn('error')} = %s "
-            f"WHERE {qn('id')} = %s AND {qn('status')} = %s"
+            f"{qn('duration_ms')} = %s, {qn('result')} = %s, {qn('error')} = %s, "
+            f"{qn('log')} = %s WHERE {qn('id')} = %s AND {qn('status')} = %s"
         )
         counters = ", ".join(
             f"{qn(name)} = {qn(name)} + %s"

@@ -43,7 +43,7 @@ from scheduling import bounds, signals, triggers
 from scheduling.engine import heartbeat, leader, recovery, runner
 from scheduling.engine.executor import TaskPoolExecutor
 from scheduling.engine.jobstore import TaskJobStore
-from scheduling.models import ExecutionStatus, Task, TaskExecution
+from scheduling.models import ExecutionStatus, Task, TaskExecution, TriggerType
 
 logger = logging.getLogger("scheduling.engine")
 
@@ -244,7 +244,8 @@ class Engine:
         updated lately, and read all ids only when the count of enabled tasks
         says one was disabled or deleted. Never a scan of every row per cycle.
         """
-        enabled = Task.objects.filter(enabled=True)
+        # `after` tasks have no job: chains.py queues their runs when their upstream finishes.
+        enabled = Task.objects.filter(enabled=True).exclude(trigger_type=TriggerType.AFTER)
         newest = max(self.known.values(), default=None)
         if full or newest is None:
             rows = dict(enabled.values_list("id", "updated_at"))

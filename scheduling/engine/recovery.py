@@ -31,6 +31,7 @@ from scheduling.models import (
     SchedulerNode,
     Task,
     TaskExecution,
+    TriggerType,
 )
 
 logger = logging.getLogger(__name__)
@@ -165,7 +166,8 @@ def plan_catchup(now: datetime | None = None) -> list[tuple[Task, datetime]]:
     """
     now = now or timezone.now()
     due: list[tuple[Task, datetime]] = []
-    for task in Task.objects.filter(enabled=True, next_run_at__lte=now):
+    scheduled = Task.objects.filter(enabled=True, next_run_at__lte=now)
+    for task in scheduled.exclude(trigger_type=TriggerType.AFTER):  # a chain has no fire times
         try:
             recent = _plan_one(task, now)
         except ValidationError as exc:  # out-of-range values: this task only is skipped

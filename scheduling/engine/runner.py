@@ -9,9 +9,11 @@ so counters, history and signals behave the same everywhere. Algorithm:
 2. Look the function up in the registry (a `func` that is not registered, or
    kwargs that cannot be read, fail the run; nothing is imported) and call
    it with the task's kwargs; time it.
-3. Store the outcome (result as JSON, or traceback), capped at 64 KiB.
+   What it logs meanwhile is kept as the run's own log (`runlog.capture`).
+3. Store the outcome (result as JSON, or traceback, and the log), capped at 64 KiB.
 4. Update the task's counters in one UPDATE with column arithmetic.
-5. Queue a retry if the policy allows, then send `task_finished`.
+5. Queue a retry if the policy allows, then send `task_finished` (which
+   queues the runs of tasks chained after this one: `scheduling.chains`).
 
 `execute` does them for one run. The engine's scheduled fires take the batch
 path instead: `claims.claim_fires` claims every fire due in one pass with one
@@ -47,6 +49,7 @@ from django.db import (
 from django.utils import timezone
 
 from scheduling import bounds, jsontext, registry, signals, triggers
+from scheduling.engine import runlog
 from scheduling.engine.hot_sql import HotSql
 from scheduling.engine.stored import cap_text, to_json_result
 
@@ -205,6 +208,7 @@ class Outcome:
     result: Any
     error: str
     duration_ms: int
+    log: str = ""
 
 
 def _next_run(task: Task, after: datetime) -> datetime | None:
@@ -231,6 +235,7 @@ def _store(hot: HotSql, conn: Any, cursor: Any, row: tuple, count: bool = True) 
             o.duration_ms,
             hot.prep_result(stored, conn),
             o.error,
+            o.log,
             o.execution.pk,
             ExecutionStatus.RUNNING,
         ],
@@ -298,6 +303,7 @@ def _write_outcomes(outcomes: list[Outcome]) -> None:
         execution = o.execution
         execution.status, execution.finished_at = status, finished
         execution.duration_ms, execution.result, execution.error = o.duration_ms, stored, o.error
+        execution.log = o.log
 
 
 def _finish(outcome: Outcome) -> None:
@@ -318,9 +324,10 @@ def _finish(outcome: Outcome) -> None:
 def _run(task: Task, execution: TaskExecution) -> Outcome:
     logger.info("Start %s #%s (%s)", task.name, execution.pk, execution.trigger)
     started = time.monotonic()
-    ok, result, error = _call(task, execution)
+    with runlog.capture(execution.pk) as log:
+        ok, result, error = _call(task, execution)
     duration_ms = int((time.monotonic() - started) * 1000)
-    return Outcome(task, execution, ok, result, error, duration_ms)
+    return Outcome(task, execution, ok, result, error, duration_ms, log.text())
 
 
 def _queue_retry(task: Task, execution: TaskExecution) -> TaskExecution | None:

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.safestring import SafeString
 
 from scheduling import display, sparkline
-from scheduling.models import ExecutionStatus, Task
+from scheduling.models import ExecutionStatus, Task, TriggerType
 from scheduling.stats import RecentRun, WeeklyCounts
 
 register = template.Library()
@@ -109,7 +109,14 @@ def _last_run_cell(task: Task) -> str:
     return f'<td data-field="last-run" class="text-nowrap">{"".join(html)}</td>'
 
 
-def _next_run_cell(task: Task) -> str:
+def _next_run_cell(task: Task, tasks_url: str) -> str:
+    if task.trigger_type == TriggerType.AFTER and task.after_task_id:
+        # A chained task has no time of its own: its upstream's run comes first.
+        upstream = escape(task.after_task.name)
+        return (
+            f'<td data-field="next-run"><span class="text-secondary">after</span> '
+            f'<a href="{escape(tasks_url)}{upstream}/" class="upstream">{upstream}</a></td>'
+        )
     if not task.next_run_at:
         return '<td data-field="next-run"><span class="text-secondary">—</span></td>'
     return (
@@ -129,7 +136,7 @@ def _rate_cell(weekly: WeeklyCounts) -> str:
 
 
 @register.simple_tag
-def status_cells(task: Task) -> SafeString:
+def status_cells(task: Task, tasks_url: str = "/tasks/") -> SafeString:
     """The enabled, last run, next run and 7-day cells of a /tasks/ row.
 
     The same markup tasks.js draws when it refreshes a row from the status
@@ -139,7 +146,7 @@ def status_cells(task: Task) -> SafeString:
     cells = [
         ENABLED_CELL if task.enabled else PAUSED_CELL,
         _last_run_cell(task),
-        _next_run_cell(task),
+        _next_run_cell(task, tasks_url),
         _rate_cell(task.stats.weekly),
     ]
     return SafeString("".join(cells))

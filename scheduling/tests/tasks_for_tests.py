@@ -6,7 +6,9 @@ the test process itself imports it through `factories`. Tests refer to the
 functions by registered name or by dotted path (both are looked up).
 """
 
+import logging
 import threading
+import time
 from decimal import Decimal
 
 from scheduling.registry import scheduled_task
@@ -64,7 +66,36 @@ def wait_for_release(seconds: float = 5.0):
 @scheduled_task(name="test_sleep", schedule=None)
 def sleep(seconds: float = 1.0):
     """Sleeps."""
-    import time
-
     time.sleep(seconds)
     return {"slept": seconds}
+
+
+log = logging.getLogger("scheduling.tests.tasks")
+logged = threading.Event()
+
+
+@scheduled_task(name="test_log_lines", schedule=None, description="Logs a line per second.")
+def log_lines(count: int = 5, seconds: float = 1.0, tag: str = "line"):
+    for n in range(1, count + 1):
+        log.info("%s %d of %d", tag, n, count)
+        if n < count:
+            time.sleep(seconds)
+    return {"lines": count}
+
+
+@scheduled_task(name="test_log_many", schedule=None, description="Logs many lines at once.")
+def log_many(lines: int = 100, size: int = 80, tag: str = "x", level: str = "INFO"):
+    filler = "." * max(0, size - len(tag) - 12)
+    for n in range(lines):
+        log.log(logging.getLevelName(level), "%s %08d %s", tag, n, filler)
+    return {"lines": lines}
+
+
+@scheduled_task(name="test_log_then_wait", schedule=None)
+def log_then_wait(seconds: float = 10.0, tag: str = "waiting"):
+    """Logs a line, then waits until the test releases it."""
+    log.warning("%s: first line", tag)
+    logged.set()
+    release.wait(seconds)
+    log.warning("%s: last line", tag)
+    return {"released": release.is_set()}

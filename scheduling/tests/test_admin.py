@@ -333,3 +333,33 @@ def test_policy_notification_and_description_changes_are_audited_field_by_field(
         "notify_recipients": "ops@example.com",
     }
     assert log.details["old"]["max_retries"] == 0 and log.details["old"]["timeout_seconds"] is None
+
+
+def test_the_admin_makes_a_chained_task_and_refuses_a_loop_naming_it(admin_client_):
+    backup = TaskFactory(name="backup")
+    report = TaskFactory(name="report")
+    response = admin_client_.post(
+        _change_url(report),
+        _change_form(report, trigger_type="after", after_task=str(backup.pk), after_status="any"),
+    )
+    assert response.status_code == 302
+    report.refresh_from_db()
+    assert (report.trigger_type, report.after_task, report.after_status) == ("after", backup, "any")
+    assert AuditLog.objects.get(action="task.configured").details["new"]["after_task"] == "backup"
+    response = admin_client_.post(
+        _change_url(backup), _change_form(backup, trigger_type="after", after_task=str(report.pk))
+    )
+    assert response.status_code == 200
+    assert "backup -&gt; report -&gt; backup" in response.content.decode()
+    assert Task.objects.get(name="backup").trigger_type == "cron"
+
+
+def test_the_changelist_of_chained_tasks_reads_each_upstream_in_the_same_query(
+    admin_client_, django_assert_max_num_queries
+):
+    backup = TaskFactory(name="backup")
+    for n in range(20):
+        TaskFactory(name=f"step-{n}", trigger_type="after", after_task=backup)
+    with django_assert_max_num_queries(12):
+        body = admin_client_.get(CHANGELIST).content.decode()
+    assert body.count("After backup succeeds") == 20

@@ -50,6 +50,10 @@ def test_runtask_exits_1_on_failure_and_prints_the_error():
         (["runtask", "echo", "--kwargs", '{"a": "' + "x" * 70_000 + '"}'], "64 KiB"),
         (["taskhistory", "echo", "--limit", "-1"], "--limit: -1 is out of range"),
         (["taskhistory", "nope"], "Unknown task 'nope'"),
+        (["taskhistory", "nope", "--log", "1"], "Unknown task 'nope'"),
+        (["taskhistory", "echo", "--log", "99999999999999999999999"], "echo has no execution"),
+        (["taskhistory", "echo", "--log", "abc"], "invalid int value"),
+        (["taskhistory", "echo", "--log", "-3"], "echo has no execution #-3"),
     ],
 )
 def test_bad_command_input_gives_a_clear_error_and_runs_nothing(args, message):
@@ -83,6 +87,33 @@ def test_taskhistory_lists_newest_first_with_limit():
     assert f"#{first.pk}" not in out
 
 
+def test_taskhistory_log_prints_one_runs_log_even_while_it_runs():
+    task = TaskFactory(name="hist")
+    done = TaskExecutionFactory(task=task, log="12:00:00 INFO x: first\n12:00:01 INFO x: second")
+    running = TaskExecutionFactory(task=task, status="running", finished_at=None, log="so far")
+    quiet = TaskExecutionFactory(task=task)
+    out, _ = run("taskhistory", "hist", "--log", str(done.pk))
+    assert out.splitlines() == [
+        f"# hist #{done.pk} (success)",
+        "12:00:00 INFO x: first",
+        "12:00:01 INFO x: second",
+    ]
+    out, _ = run("taskhistory", "hist", "--log", str(running.pk))
+    assert "still running: the log so far" in out and out.endswith("so far\n")
+    assert "(nothing logged)" in run("taskhistory", "hist", "--log", str(quiet.pk))[0]
+    other = TaskExecutionFactory(task=TaskFactory(name="other"), log="not yours")
+    with pytest.raises(CommandError, match=f"hist has no execution #{other.pk}"):
+        run("taskhistory", "hist", "--log", str(other.pk))
+
+
+def test_listtasks_shows_a_chained_task_with_its_upstream():
+    backup = TaskFactory(name="backup")
+    TaskFactory(name="report", trigger_type="after", after_task=backup, after_status="any")
+    out, _ = run("listtasks")
+    row = [line for line in out.splitlines() if line.startswith("report")][0]
+    assert "after backup (any)" in row and row.rstrip().endswith("-")
+
+
 def test_syncdefaulttasks_creates_missing_tasks_and_never_overwrites_edits(monkeypatch):
     monkeypatch.setattr(registry, "_registry", {})
     registry.scheduled_task(name="demo-default", schedule="0 3 * * *", description="Demo")(
@@ -113,6 +144,14 @@ def test_registry_interval_schedules_become_interval_tasks(monkeypatch):
     run("syncdefaulttasks")
     task = Task.objects.get(name="fast")
     assert (task.trigger_type, task.interval_seconds) == ("interval", 15)
+
+
+def test_a_default_task_cannot_take_a_reserved_name(monkeypatch):
+    monkeypatch.setattr(registry, "_registry", {})
+    record = __import__("scheduling.tests.tasks_for_tests", fromlist=["record"]).record
+    with pytest.raises(ValueError, match="'new' is reserved"):
+        registry.scheduled_task(name="new", schedule="0 3 * * *")(record)
+    registry.scheduled_task(name="new", schedule=None)(record)  # a function name only: fine
 
 
 def test_registering_two_functions_under_one_name_is_an_error(monkeypatch):

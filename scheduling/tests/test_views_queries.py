@@ -49,6 +49,7 @@ def test_filtered_task_list_takes_at_most_8_queries(
 def test_task_detail_takes_at_most_10_queries(
     middle_task, staff_client, django_assert_max_num_queries
 ):
+    # ... and the tasks the form offers to run after (those that run after it among them)
     with django_assert_max_num_queries(10):
         body = staff_client.get(middle_task.get_absolute_url()).content.decode()
     assert body.count("data-execution=") == 50
@@ -86,10 +87,11 @@ def test_status_api_takes_at_most_7_queries(
     assert all(task["last_7_days"]["runs"] > 0 for task in tasks)
 
 
-def test_execution_detail_takes_at_most_6_queries(
+def test_execution_detail_takes_at_most_7_queries(
     middle_task, viewer_client, django_assert_max_num_queries
 ):
     execution = TaskExecution.objects.filter(task=middle_task).first()
-    # session, user, the user's permissions (2), the execution with its task and requester
-    with django_assert_max_num_queries(6):
+    # session, user, the user's permissions (2), the execution with its task, requester
+    # and parent, the runs it started
+    with django_assert_max_num_queries(7):
         assert viewer_client.get(execution.get_absolute_url()).status_code == 200

@@ -23,7 +23,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="Print JSON instead of a table.")
 
     def handle(self, *args, json: bool = False, **options) -> None:
-        tasks = list(Task.objects.order_by("name"))
+        tasks = list(Task.objects.select_related("after_task").order_by("name"))
         state = heartbeat.current_state()
         if json:
             payload = {"scheduler": state, "tasks": [task_status(t) for t in tasks]}
@@ -53,6 +53,8 @@ class Command(BaseCommand):
 def _schedule(task: Task) -> str:
     if task.trigger_type == "interval":
         return f"every {task.interval_seconds} s"
+    if task.trigger_type == "after":
+        return f"after {task.schedule or '?'} ({task.after_status})"
     return f"once at {_when(task.run_at)}"
 
 

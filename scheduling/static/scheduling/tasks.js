@@ -2,10 +2,17 @@
  *
  * - /tasks/: every 5 s, fetch /api/tasks/status/ and redraw each row's status cells
  *   and the scheduler banner.
- * - /tasks/<name>/: while a run in the history is queued or running, re-fetch the
- *   history fragment (django-htmx answers HX-Request with the partial) every 2 s.
- * - The schedule form: show only the fields of the chosen trigger, and preview a
- *   cron expression (description, next runs, or the error) as it is typed.
+ * - /tasks/<name>/: every 3 s, fetch this task's status (?task=NAME) and redraw the
+ *   badges and the "Runs" figures; when a run started or ended, and while a run in the
+ *   history is queued or running, re-fetch the history fragment (django-htmx answers
+ *   HX-Request with the partial).
+ * - A run's page: every second while it is queued or running, fetch its /log/ and
+ *   redraw its status, times, log (kept scrolled to the end if it was there), result,
+ *   error and the runs it started.
+ * - The schedule form and /tasks/new/: show only the fields of the chosen trigger, and
+ *   preview a cron expression (description, next runs, or the error) as it is typed;
+ *   on /tasks/new/, show the chosen function's description and default schedule and
+ *   fill the fields still empty from them.
  * - A filter <select data-autosubmit> submits its form when changed (here, not in an
  *   inline onchange, which the Content-Security-Policy forbids).
  */
@@ -73,10 +80,15 @@
         (task.last_duration_ms != null ? " · " + duration(task.last_duration_ms) : "") + "</div>";
     }
     setCell(row, "last-run", last);
-    setCell(row, "next-run", task.next_run_at
-      ? timeTag(task.next_run_at) + '<div class="small text-secondary">' +
-        esc(task.next_run_local) + "</div>"
-      : '<span class="text-secondary">—</span>');
+    if (task.trigger_type === "after" && task.after_task) {
+      setCell(row, "next-run", '<span class="text-secondary">after</span> <a href="' +
+        esc(task.after_task_url) + '" class="upstream">' + esc(task.after_task) + "</a>");
+    } else {
+      setCell(row, "next-run", task.next_run_at
+        ? timeTag(task.next_run_at) + '<div class="small text-secondary">' +
+          esc(task.next_run_local) + "</div>"
+        : '<span class="text-secondary">—</span>');
+    }
     var week = task.last_7_days, rate = week.success_rate;
     setCell(row, "rate", '<span class="fw-semibold">' +
       (rate == null ? "—" : Math.round(rate * 100) + "%") + '</span><div class="small text-secondary">' +
@@ -104,9 +116,120 @@
     }).catch(function () { /* offline for a moment: try again next tick */ });
   }
 
-  function refreshHistory() {
+  function getJSON(url) {
+    return fetch(url, {headers: {Accept: "application/json"}, credentials: "same-origin"})
+      .then(function (response) { return response.ok ? response.json() : null; });
+  }
+
+  // --- the task page: badges, "Runs" figures, and the history when runs start or end ---
+  function setLive(root, name, text) {
+    var node = root.querySelector('[data-live="' + name + '"]');
+    if (node && node.textContent !== text) {
+      node.textContent = text;
+      node.classList.remove("flash"); void node.offsetWidth; node.classList.add("flash");
+    }
+    return node;
+  }
+
+  function followTask(header) {
+    var seen = null;
+    function draw(task) {
+      var page = document;
+      setLive(page, "run_count", task.run_count.toLocaleString("en-US"));
+      setLive(page, "success_count", task.success_count.toLocaleString("en-US"));
+      setLive(page, "failure_count", task.failure_count.toLocaleString("en-US"));
+      var rate = task.last_7_days.success_rate;
+      setLive(page, "rate", rate == null ? "—" : Math.round(rate * 100) + "%");
+      var streak = page.querySelector('[data-live="consecutive_failures"]');
+      if (streak) {
+        streak.hidden = !task.consecutive_failures;
+        streak.textContent = task.consecutive_failures + " consecutive failure" +
+          (task.consecutive_failures === 1 ? "" : "s") + ".";
+      }
+      var running = page.querySelector('[data-live="running"]');
+      if (running) running.hidden = !task.running;
+      var enabled = page.querySelector('[data-live="enabled"]');
+      if (enabled) {
+        enabled.innerHTML = task.enabled
+          ? '<span class="badge rounded-pill text-bg-success align-middle fs-6">Enabled</span>'
+          : '<span class="badge rounded-pill text-bg-secondary align-middle fs-6">Paused</span>';
+      }
+      var now = [task.run_count, task.running, task.last_run_at, task.last_status].join("|");
+      if (seen !== null && now !== seen) refreshHistory(true);
+      seen = now;
+    }
+    function tick() {
+      getJSON(header.getAttribute("data-status-url")).then(function (data) {
+        if (data && data.tasks.length) draw(data.tasks[0]);
+      }).catch(function () {});
+    }
+    setInterval(tick, 3000);
+  }
+
+  // --- a run's page: status, times, log, result, error, the runs it started ---
+  function followRun(header) {
+    var log = document.getElementById("run-log");
+    var finishedSeen = 0;
+    function draw(run) {
+      var badge = header.querySelector('[data-live="badge"]');
+      if (badge && !badge.querySelector('[data-status="' + CSS.escape(run.status) + '"]')) {
+        badge.innerHTML = statusBadge(run.status, run.status_label);
+      }
+      setLive(document, "status_label", run.status_label);
+      setLive(document, "started", run.started || "—");
+      setLive(document, "finished_at", run.finished_at || "—");
+      setLive(document, "duration", run.duration || "—");
+      if (run.host !== undefined) setLive(document, "host", run.host || "—");
+      if (log && run.log !== undefined && log.textContent !== run.log) {
+        var atEnd = log.scrollTop + log.clientHeight >= log.scrollHeight - 8;
+        log.textContent = run.log;
+        if (atEnd) log.scrollTop = log.scrollHeight;
+        var empty = document.getElementById("run-log-empty");
+        if (empty) empty.hidden = run.log !== "";
+      }
+      if (run.finished && run.result !== undefined) {
+        var result = document.querySelector('[data-live="result"]');
+        if (result) result.innerHTML = run.result
+          ? '<pre class="card-body small mb-0 json" id="result">' + esc(run.result) + "</pre>"
+          : '<div class="card-body small text-secondary">No result.</div>';
+        var error = document.querySelector('[data-live="error"]');
+        if (error) error.innerHTML = run.error
+          ? '<pre class="card-body small mb-0 text-danger traceback" id="traceback">' +
+            esc(run.error) + "</pre>"
+          : '<div class="card-body small text-secondary">No error.</div>';
+      }
+      drawChildren(run);
+      var following = document.getElementById("log-following");
+      if (following && run.finished) following.hidden = true;
+    }
+    function drawChildren(run) {
+      var list = document.getElementById("child-runs");
+      if (!list || !run.children.length) return;
+      var html = run.children.map(function (child) {
+        return '<li><a href="' + esc(child.url) + '">' + esc(child.task) + " #" + child.id +
+          "</a> " + statusBadge(child.status, LABELS[child.status]) + "</li>";
+      }).join("");
+      if (list.innerHTML !== html) list.innerHTML = html;
+      document.getElementById("run-chain").hidden = false;
+    }
+    var timer = setInterval(function () {
+      getJSON(header.getAttribute("data-url")).then(function (run) {
+        if (!run) return;
+        draw(run);
+        // One more look after the end: the runs it starts are queued right after it.
+        if (run.finished && ++finishedSeen >= 2) clearInterval(timer);
+      }).catch(function () {});
+    }, 1000);
+  }
+
+  function statusBadge(status, label) {
+    return '<span class="badge text-bg-' + (COLOURS[status] || "light") + '" data-status="' +
+      esc(status) + '">' + esc(label || status) + "</span>";
+  }
+
+  function refreshHistory(force) {
     var box = document.getElementById("history");
-    if (!box || box.getAttribute("data-pending") !== "true") return;
+    if (!box || (force !== true && box.getAttribute("data-pending") !== "true")) return;
     fetch(window.location.href, {
       headers: {"HX-Request": "true", "HX-Target": "history"}, credentials: "same-origin"
     }).then(function (response) {
@@ -168,11 +291,59 @@
     }
   });
 
+  // --- /tasks/new/: what the chosen function is, and its defaults in the empty fields ---
+  function describeFunction(form) {
+    var select = form.querySelector('select[name="func"]');
+    var info = document.getElementById("func-info");
+    if (!select || !info) return;
+    var ours = {};  // field name -> the value we filled in (a person's own value is kept)
+    function field(name) { return form.querySelector('[name="' + name + '"]'); }
+    function free(name) {
+      var input = field(name);
+      return input && (!input.value || input.value === "{}" || input.value === ours[name]);
+    }
+    function fill(name, value) {
+      var input = field(name);
+      if (!input || value == null) return;
+      input.value = ours[name] = value;
+      input.dispatchEvent(new Event(input.tagName === "SELECT" ? "change" : "input"));
+    }
+    function update() {
+      var option = select.options[select.selectedIndex];
+      if (!option || !option.value) { info.innerHTML = ""; return; }
+      var schedule = option.getAttribute("data-schedule");
+      info.innerHTML = '<div class="border rounded p-2 bg-body-tertiary func-description">' +
+        esc(option.getAttribute("data-description") || "No description.") +
+        '<div class="text-secondary mt-1 func-default">' + (schedule
+          ? "Default schedule: " + esc(option.getAttribute("data-schedule-words")) +
+            " (<code>" + esc(schedule) + "</code>)"
+          : "No default schedule.") + "</div></div>";
+      if (free("name")) fill("name", option.value);
+      if (free("description")) fill("description", option.getAttribute("data-description"));
+      if (free("kwargs")) fill("kwargs", option.getAttribute("data-kwargs"));
+      if (schedule && free("cron_expression") && free("interval_seconds")) {
+        var trigger = option.getAttribute("data-trigger");
+        fill("trigger_type", trigger);
+        fill(trigger === "interval" ? "interval_seconds" : "cron_expression", schedule);
+      }
+    }
+    select.addEventListener("change", update);
+    if (select.value) update();
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     var table = document.getElementById("task-table");
     if (table) setInterval(function () { refreshList(table); }, 5000);
     if (document.getElementById("history")) setInterval(refreshHistory, 2000);
-    var form = document.getElementById("schedule-form");
-    if (form) { showTriggerFields(form); previewCron(form); }
+    var header = document.getElementById("task-live");
+    if (header) followTask(header);
+    var run = document.getElementById("run-live");
+    if (run && run.getAttribute("data-finished") !== "true") followRun(run);
+    ["schedule-form", "create-form"].forEach(function (id) {
+      var form = document.getElementById(id);
+      if (form) { showTriggerFields(form); previewCron(form); }
+    });
+    var create = document.getElementById("create-form");
+    if (create) describeFunction(create);
   });
 })();
