@@ -62,9 +62,9 @@ def seed(tasks: int, executions: int, now: datetime | None = None) -> list[Any]:
     table = TaskExecution._meta.db_table
     columns = (
         "task_id, trigger, scheduled_for, status, created_at, started_at, finished_at, "
-        "duration_ms, result, error, host, pid, attempt, is_overdue"
+        "duration_ms, result, error, host, pid, attempt, is_overdue, log"
     )
-    sql = f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * 14)})"
+    sql = f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * 15)})"
     per_task = -(-executions // len(task_ids))
 
     def rows():
@@ -91,6 +91,7 @@ def seed(tasks: int, executions: int, now: datetime | None = None) -> list[Any]:
                     1,
                     1,
                     False,
+                    "",
                 )
                 made += 1
 
