@@ -1,12 +1,14 @@
 from django.urls import path
 
-from scheduling import api, views
+from scheduling import api, export_views, views
 
 app_name = "scheduling"
 
 urlpatterns = [
     path("tasks/", views.task_list, name="task-list"),
     path("tasks/<slug:name>/", views.task_detail, name="task-detail"),
+    path("tasks/<slug:name>/history.csv", export_views.history_csv, name="history-csv"),
+    path("tasks/<slug:name>/history.json", export_views.history_json, name="history-json"),
     path("tasks/<slug:name>/trigger/", views.task_trigger, name="task-trigger"),
     path("tasks/<slug:name>/toggle/", views.task_toggle, name="task-toggle"),
     path("tasks/<slug:name>/configure/", views.task_configure, name="task-configure"),
