@@ -63,6 +63,11 @@ def local_time(moment: datetime | None, zone: str) -> str:
 
 
 @register.filter
+def fire_times(moments: list[datetime], zone: str) -> list[tuple[datetime, str]]:
+    return display.fire_times(moments, zone)
+
+
+@register.filter
 def stamp(moment: datetime | None) -> str:
     """2026-11-23 10:58:56 in the current time zone (the date filter, without its cost)."""
     return "" if moment is None else f"{timezone.localtime(moment):%Y-%m-%d %H:%M:%S}"
