@@ -40,6 +40,7 @@ from scheduling.stats import _first_id_since
 RUNS = 100
 DAYS = 30
 FAILURES = (ExecutionStatus.FAILED, ExecutionStatus.ABANDONED)
+OUTCOME_WORDS = {ExecutionStatus.SUCCESS: "succeeded"}  # "3 succeeded, 1 failed, 1 skipped"
 
 BAR, STEP, PLOT, MARK_AT, MARK = 8, 10, 100, 104, 8  # durations chart, viewBox units
 CELL, CELL_STEP, STRIP = 8, 10, 40  # daily strip
@@ -113,10 +114,11 @@ class TaskCharts:
         return round(statistics.median(timed)) if timed else None
 
     def outcome_counts(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for run in self.runs:
-            counts[run.status] = counts.get(run.status, 0) + 1
-        return counts
+        """Runs per status, in the usual order of statuses."""
+        present = [run.status for run in self.runs]
+        return {
+            status: present.count(status) for status in ExecutionStatus.values if status in present
+        }
 
     @property
     def legend(self) -> list[tuple[str, str]]:
@@ -128,7 +130,10 @@ class TaskCharts:
     def runs_summary(self) -> str:
         if not self.runs:
             return "No runs yet."
-        counts = ", ".join(f"{n} {status}" for status, n in self.outcome_counts().items())
+        counts = ", ".join(
+            f"{n} {OUTCOME_WORDS.get(status, status)}"
+            for status, n in self.outcome_counts().items()
+        )
         text = f"Last {len(self.runs)} run{'s' * (len(self.runs) != 1)}: {counts}."
         if self.median_ms is not None:
             text += f" Median {format_duration(self.median_ms)}, "

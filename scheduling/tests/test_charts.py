@@ -114,7 +114,7 @@ def test_each_chart_has_a_text_alternative_and_no_inline_style_or_script():
         label = re.search(r'role="img" aria-label="([^"]+)"', svg).group(1)
         assert f"<title>{label}</title>" in svg  # the SVG's own title, first child
         assert "style=" not in svg and "<script" not in svg and "fill=" not in svg
-    assert data.runs_summary == "Last 2 runs: 1 success, 1 failed. Median 2.5 s, longest 4.2 s."
+    assert data.runs_summary == "Last 2 runs: 1 succeeded, 1 failed. Median 2.5 s, longest 4.2 s."
     assert data.days_summary == "Last 30 days: 50% of 2 runs succeeded; 1 day with failures."
 
 
@@ -127,7 +127,7 @@ def test_the_page_shows_the_charts_and_their_numbers_as_tables(staff_client):
     assert "These runs as a table" in charts_html and "These days as a table" in charts_html
     assert charts_html.count("<tr><td>#") == 3
     assert "3.0 s" in charts_html  # the scale's top: the longest run
-    assert "Last 3 runs: 3 success. Median 2.0 s, longest 3.0 s." in charts_html
+    assert "Last 3 runs: 3 succeeded. Median 2.0 s, longest 3.0 s." in charts_html
     assert "style=" not in charts_html
 
 
