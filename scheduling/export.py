@@ -61,7 +61,9 @@ FIELDS = [
     ("result", "result"),
     ("error", "error"),
 ]
+DATETIME_COLUMNS = frozenset({"scheduled_for", "created_at", "started_at", "finished_at"})
 JSON_COLUMNS = frozenset({"kwargs", "result"})
+TEXT_COLUMNS = frozenset({"task", "status", "trigger", "requested_by", "host", "error"})
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -154,22 +156,34 @@ def rows(
 
 
 # --- encoders --------------------------------------------------------------------
-def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat()
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone(UTC).isoformat()
 
 
-def _csv_cell(name: str, value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return _iso(value)
-    if isinstance(value, bool):
-        return "true" if value else "false"  # as in the JSON export
-    if name in JSON_COLUMNS:
-        return jsontext.display(value, indent=None)
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+def _csv_text(value: str | None) -> str | None:
+    if value is not None and value.startswith(FORMULA_STARTS):
         return "'" + value
     return value
+
+
+def _csv_json(value: Any) -> str | None:
+    if value is None or isinstance(value, jsontext.Unreadable):
+        return value  # stored text that is not JSON we read: shown as that text
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _csv_flag(value: bool) -> str:
+    return "true" if value else "false"  # as in the JSON export
+
+
+# How each column is written in CSV (None for numbers, which csv writes as they are;
+# csv.writer writes None as an empty field). Built once, applied per cell.
+CSV_CELLS = {
+    **dict.fromkeys(DATETIME_COLUMNS, _iso),
+    **dict.fromkeys(JSON_COLUMNS, _csv_json),
+    **dict.fromkeys(TEXT_COLUMNS, _csv_text),
+    "is_overdue": _csv_flag,
+}
 
 
 class _Lines:
@@ -188,23 +202,27 @@ class _Lines:
 
 def csv_stream(names: list[str], chunks: Iterable[list[tuple]]) -> Iterator[str]:
     """A header line, then one block of lines per chunk of rows."""
+    cells = [CSV_CELLS.get(name) for name in names]
     sink = _Lines()
     writer = csv.writer(sink, lineterminator="\r\n")
     writer.writerow(names)
     yield sink.take()
     for chunk in chunks:
         writer.writerows(
-            [_csv_cell(n, v) for n, v in zip(names, row, strict=True)] for row in chunk
+            [value if cell is None else cell(value) for cell, value in zip(cells, row)]  # noqa: B905
+            for row in chunk
         )
         yield sink.take()
 
 
-def _json_object(names: list[str], row: tuple) -> str:
+def _json_objects(names: list[str], chunk: list[tuple]) -> Iterator[str]:
     # A stored result that is not JSON we read (jsontext.Unreadable) is a str: shown as text.
-    item = {
-        name: _iso(v) if isinstance(v, datetime) else v for name, v in zip(names, row, strict=True)
-    }
-    return json.dumps(item, ensure_ascii=False)
+    moments = [i for i, name in enumerate(names) if name in DATETIME_COLUMNS]
+    for row in chunk:
+        item = dict(zip(names, row))  # noqa: B905
+        for i in moments:
+            item[names[i]] = _iso(row[i])
+        yield json.dumps(item, ensure_ascii=False)
 
 
 def json_stream(names: list[str], chunks: Iterable[list[tuple]]) -> Iterator[str]:
@@ -212,7 +230,7 @@ def json_stream(names: list[str], chunks: Iterable[list[tuple]]) -> Iterator[str
     yield "["
     separator = "\n"
     for chunk in chunks:
-        yield separator + ",\n".join(_json_object(names, row) for row in chunk)
+        yield separator + ",\n".join(_json_objects(names, chunk))
         separator = ",\n"
     yield "\n]\n"
 
