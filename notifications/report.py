@@ -9,7 +9,8 @@ the backups. The window is on `created_at`, which is indexed.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db.models import Avg, BigIntegerField, Count, Max, Q, QuerySet, Sum
@@ -112,6 +113,14 @@ class WeeklyReport:
     @property
     def site_url(self) -> str:
         return settings.SITE_URL
+
+    @property
+    def export_query(self) -> str:
+        """`since=...&until=...` for a task's history.csv: exactly the runs this report counts."""
+        window = {"since": self.start, "until": self.end}
+        return urlencode(
+            {key: moment.astimezone(UTC).isoformat() for key, moment in window.items()}
+        )
 
 
 def build(now: datetime | None = None, days: int = REPORT_DAYS) -> WeeklyReport:

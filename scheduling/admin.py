@@ -74,9 +74,11 @@ class LatestExecutionsInline(admin.TabularInline):
         return execution.error.strip().splitlines()[-1][:120] if execution.error else ""
 
 
-# django-apscheduler's own admin can run stored jobs inside the web process
-# ("Run the selected django jobs"), around the run_task permission and the
-# Task pages. Its tables are the engine's internals: Task is what staff edit.
+# django-apscheduler's own admin pages come off, both of them. "Django jobs"
+# can run stored jobs inside the web process ("Run the selected django jobs"),
+# around the run_task permission and the Task pages, and lists pickled engine
+# state; "Django job executions" stays empty, since runs are recorded as
+# TaskExecution. Task and Task executions are what staff read and edit.
 for _model in (DjangoJob, DjangoJobExecution):
     if admin.site.is_registered(_model):
         admin.site.unregister(_model)

@@ -76,15 +76,31 @@ def describe_after(task: Task) -> str:
     return f"After {task.after_task.name} {task.get_after_status_display()}"
 
 
+def _in_zone(moment: datetime, zone: str) -> datetime:
+    try:
+        return moment.astimezone(ZoneInfo(zone))
+    except (KeyError, ValueError, OverflowError):
+        return moment
+
+
 def local_time(moment: datetime | None, zone: str) -> str:
     """ "Tue 24 Nov, 03:00 CET": the moment as the task's own clock shows it."""
     if moment is None:
         return ""
-    try:
-        local = moment.astimezone(ZoneInfo(zone))
-    except (KeyError, ValueError, OverflowError):
-        local = moment
+    local = _in_zone(moment, zone)
     return f"{local:%a} {local.day} {local:%b, %H:%M} {local.tzname()}"
+
+
+def fire_times(moments: list[datetime], zone: str) -> list[tuple[datetime, str]]:
+    """Each moment with its text on the task's clock: "Tue 2025-03-04 03:55 CET".
+
+    With seconds ("03:55:20") when any of them is not on a whole minute: a
+    20-second interval would otherwise list "03:55" three times, and a task
+    anchored at 10:23:17 does not run at 10:23.
+    """
+    local = [_in_zone(moment, zone) for moment in moments]
+    clock = "%H:%M:%S" if any(moment.second for moment in local) else "%H:%M"
+    return [(m, f"{m:%a %Y-%m-%d {clock}} {m.tzname()}") for m in local]
 
 
 def format_duration(ms: int | None) -> str:

@@ -4,6 +4,8 @@ One bar per run, oldest on the left, height proportional to the duration on
 a square-root scale (so one slow run does not flatten all the others), and
 coloured by status. Runs without a duration (queued, running) show as a short
 grey stub. No JavaScript, no chart library: it works offline and in email.
+The `fill` is the colour without a stylesheet; on the pages the `status-*`
+class wins (`scheduling.css`), with colours that also read on a dark theme.
 """
 
 from __future__ import annotations
@@ -38,10 +40,11 @@ def _bar_height(duration_ms: int | None, longest: int) -> int:
 def _bar(index: int, run: RecentRun, longest: int) -> str:
     height = _bar_height(run.duration_ms, longest)
     took = "" if run.duration_ms is None else f" {run.duration_ms} ms"
+    status = SAFE_STATUS.get(run.status) or escape(run.status)
     return (
         f'<rect x="{index * (BAR + GAP)}" y="{HEIGHT - height}" width="{BAR}" '
-        f'height="{height}" fill="{FILLS.get(run.status, UNKNOWN)}">'
-        f"<title>#{run.id} {SAFE_STATUS.get(run.status) or escape(run.status)}{took}</title></rect>"
+        f'height="{height}" fill="{FILLS.get(run.status, UNKNOWN)}" class="status-{status}">'
+        f"<title>#{run.id} {status}{took}</title></rect>"
     )
 
 

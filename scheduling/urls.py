@@ -1,6 +1,6 @@
 from django.urls import path
 
-from scheduling import api, views
+from scheduling import api, export_views, views
 
 app_name = "scheduling"
 
@@ -9,6 +9,8 @@ urlpatterns = [
     # Before <slug:name>: "new" is a reserved task name (bounds.RESERVED_NAMES).
     path("tasks/new/", views.task_create, name="task-create"),
     path("tasks/<slug:name>/", views.task_detail, name="task-detail"),
+    path("tasks/<slug:name>/history.csv", export_views.history_csv, name="history-csv"),
+    path("tasks/<slug:name>/history.json", export_views.history_json, name="history-json"),
     path("tasks/<slug:name>/trigger/", views.task_trigger, name="task-trigger"),
     path("tasks/<slug:name>/toggle/", views.task_toggle, name="task-toggle"),
     path("tasks/<slug:name>/configure/", views.task_configure, name="task-configure"),

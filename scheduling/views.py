@@ -27,7 +27,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from scheduling import access, audit, chains, history, services, stats, triggers
+from scheduling import access, audit, chains, charts, history, services, stats, triggers
 from scheduling.access import permission, signed_in, wants_json
 from scheduling.audit import Actor
 from scheduling.engine import heartbeat
@@ -97,7 +97,9 @@ def _detail_context(request: HttpRequest, task: Task, form: TaskScheduleForm | N
         downstream = list(task.downstream.order_by("name"))
     return {
         "task": task,
-        "stats": stats.for_tasks([task])[task.pk],
+        # The charts show the recent runs: no sparkline query on this page.
+        "stats": stats.for_tasks([task], sparklines=False)[task.pk],
+        "charts": charts.for_task(task),
         "page": page,
         "status_filter": status,
         "status_choices": ExecutionStatus.choices,

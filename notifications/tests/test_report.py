@@ -1,5 +1,7 @@
 """The weekly report's figures against factory-made history."""
 
+import csv
+import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -148,6 +150,23 @@ def test_the_report_mail_shows_the_figures(week):
         assert "3.8\xa0MB" in body or "3.8 MB" in body  # 4,000,000 bytes in all
         assert "/tasks/sync-feeds/executions/" in body
     assert email.subject == "Weekly report 3 Mar–10 Mar 2025: 9 runs, 3 failures"
+
+
+def test_the_report_mail_links_each_tasks_runs_of_the_week_as_csv(week, task_viewer_client):
+    from django.conf import settings
+
+    from notifications import emails
+
+    email = emails.weekly_report(report.build(now=NOW))
+    query = "since=2025-03-03T08%3A00%3A00%2B00%3A00&until=2025-03-10T08%3A00%3A00%2B00%3A00"
+    link = f"{settings.SITE_URL}/tasks/sync-feeds/history.csv?{query}"
+    assert link in email.text and link.replace("&", "&amp;") in email.html
+    # The link exports exactly the week's runs of that task, as the report counted them.
+    response = task_viewer_client.get(link.removeprefix(settings.SITE_URL))
+    text = b"".join(response.streaming_content).decode()
+    rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    assert [row["status"] for row in rows] == ["success", "abandoned", "skipped", "failed"]
+    assert {row["task"] for row in rows} == {"sync-feeds"}
 
 
 def test_it_is_registered_for_monday_mornings():

@@ -63,6 +63,11 @@ def local_time(moment: datetime | None, zone: str) -> str:
 
 
 @register.filter
+def fire_times(moments: list[datetime], zone: str) -> list[tuple[datetime, str]]:
+    return display.fire_times(moments, zone)
+
+
+@register.filter
 def stamp(moment: datetime | None) -> str:
     """2026-11-23 10:58:56 in the current time zone (the date filter, without its cost)."""
     return "" if moment is None else f"{timezone.localtime(moment):%Y-%m-%d %H:%M:%S}"
@@ -88,11 +93,18 @@ def durations_sparkline(runs: list[RecentRun]) -> SafeString:
     return sparkline.render(runs)
 
 
+# data-label: the cell's heading when a phone shows each row as a card (scheduling.css).
 ENABLED_CELL = (
-    '<td data-field="enabled"><span class="badge rounded-pill text-bg-success">Enabled</span></td>'
+    '<td data-field="enabled" data-label="Enabled">'
+    '<span class="badge rounded-pill text-bg-success">Enabled</span></td>'
 )
 PAUSED_CELL = (
-    '<td data-field="enabled"><span class="badge rounded-pill text-bg-secondary">Paused</span></td>'
+    '<td data-field="enabled" data-label="Enabled">'
+    '<span class="badge rounded-pill text-bg-secondary">Paused</span></td>'
+)
+
+NO_NEXT_RUN_CELL = (
+    '<td data-field="next-run" data-label="Next run"><span class="text-secondary">—</span></td>'
 )
 
 
@@ -106,7 +118,9 @@ def _last_run_cell(task: Task) -> str:
             f'<div class="small text-secondary"><time datetime="{task.last_run_at.isoformat()}">'
             f"{relative(task.last_run_at)}</time>{took}</div>"
         )
-    return f'<td data-field="last-run" class="text-nowrap">{"".join(html)}</td>'
+    return (
+        f'<td data-field="last-run" data-label="Last run" class="text-nowrap">{"".join(html)}</td>'
+    )
 
 
 def _next_run_cell(task: Task, tasks_url: str) -> str:
@@ -114,13 +128,14 @@ def _next_run_cell(task: Task, tasks_url: str) -> str:
         # A chained task has no time of its own: its upstream's run comes first.
         upstream = escape(task.after_task.name)
         return (
-            f'<td data-field="next-run"><span class="text-secondary">after</span> '
+            '<td data-field="next-run" data-label="Next run">'
+            '<span class="text-secondary">after</span> '
             f'<a href="{escape(tasks_url)}{upstream}/" class="upstream">{upstream}</a></td>'
         )
     if not task.next_run_at:
-        return '<td data-field="next-run"><span class="text-secondary">—</span></td>'
+        return NO_NEXT_RUN_CELL
     return (
-        f'<td data-field="next-run" class="text-nowrap">'
+        f'<td data-field="next-run" data-label="Next run" class="text-nowrap">'
         f'<time datetime="{task.next_run_at.isoformat()}">{relative(task.next_run_at)}</time>'
         f'<div class="small text-secondary">{escape(local_time(task.next_run_at, task.timezone))}'
         "</div></td>"
@@ -130,7 +145,8 @@ def _next_run_cell(task: Task, tasks_url: str) -> str:
 def _rate_cell(weekly: WeeklyCounts) -> str:
     runs = f"{weekly.total} run{'' if weekly.total == 1 else 's'}"
     return (
-        f'<td data-field="rate" class="text-end text-nowrap"><span class="fw-semibold">'
+        f'<td data-field="rate" data-label="7-day success" class="text-end text-nowrap">'
+        '<span class="fw-semibold">'
         f'{percent(weekly.success_rate)}</span><div class="small text-secondary">{runs}</div></td>'
     )
 

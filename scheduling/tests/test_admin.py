@@ -312,6 +312,14 @@ def test_django_apschedulers_run_jobs_admin_is_not_offered(admin_client_):
     assert "djangojob" not in body.lower()
 
 
+@pytest.mark.parametrize("model", ["djangojob", "djangojobexecution"])
+def test_django_apschedulers_empty_pages_are_gone_and_task_executions_stay(admin_client_, model):
+    body = admin_client_.get(reverse("admin:index")).content.decode()
+    assert "Django job" not in body and "Django_Apscheduler" not in body
+    assert "Task executions" in body
+    assert admin_client_.get(f"/admin/django_apscheduler/{model}/").status_code == 404
+
+
 def test_policy_notification_and_description_changes_are_audited_field_by_field(admin_client_):
     task = TaskFactory(name="backup")
     changes = {
