@@ -24,4 +24,4 @@ def test_page_benchmark_prints_latency_and_queries_for_every_page():
     assert any(page.startswith("/tasks/bench-task-") for page in rows)
     for median, p95, queries in rows.values():
         assert float(median) > 0 and float(p95) >= float(median)
-        assert 0 < int(queries) <= 10
+        assert 0 < int(queries) <= 11  # the task page: see test_views_queries
