@@ -17,6 +17,7 @@ from django.db import models
 from django.db.models.lookups import Exact
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.timezone import now
 
 from scheduling import bounds, jsontext, registry
 from scheduling.kwargs import KwargsField
@@ -211,7 +212,9 @@ class Task(models.Model):
     failure_count = models.PositiveIntegerField(default=0)
     consecutive_failures = models.PositiveIntegerField(default=0)
 
-    created_at = models.DateTimeField(auto_now_add=True)
+    # Not auto_now_add: save_task sets it first and anchors the interval phase
+    # (next_run_at) on it; auto_now_add overwrote it on insert, a few ms later.
+    created_at = models.DateTimeField(default=now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -322,6 +325,7 @@ class TaskExecution(models.Model):
             models.Index(fields=["task", "-id"], name="execution_task_newest_idx"),
             models.Index(fields=["status", "-id"], name="execution_status_idx"),
             models.Index(fields=["created_at"], name="execution_created_idx"),
+            models.Index(fields=["task", "created_at"], name="execution_task_created_idx"),
         ]
         constraints = [
             # Two schedulers that both believe they lead cannot both run one fire

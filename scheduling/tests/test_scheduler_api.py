@@ -284,3 +284,14 @@ def test_every_change_through_the_api_is_audited_once(s):
     )  # fmt: skip
     assert rows[1][1]["old"] == {"enabled": True} and rows[1][1]["new"] == {"enabled": False}
     assert rows[3][1]["old"]["func"] == "test_record"
+
+
+def test_interval_phase_anchors_on_the_stored_creation_time():
+    """next_run_at lies a whole number of intervals after created_at, as APScheduler
+    computes it at start: a mismatch made the leader run one extra catch-up fire."""
+    with time_machine.travel("2026-03-01 12:00:00.123456+00:00", tick=True):
+        TaskScheduler().add_interval_task("phase", "test_noop", 7)
+    task = Task.objects.get(name="phase")
+    offset = task.next_run_at - task.created_at
+    assert offset.total_seconds() > 0
+    assert offset.total_seconds() % 7 == 0
