@@ -165,6 +165,10 @@ class TaskFieldsForm(OptionalAfterStatus, OneErrorPerCause, forms.ModelForm):
         field = self.fields["after_task"]
         tasks = list(field.queryset)
         field.choices = [("", field.empty_label), *((t.name, t.name) for t in tasks)]
+        # The instance's upstream comes as its pk; the options are names.
+        upstream = self.initial.get("after_task")
+        if isinstance(upstream, int):
+            self.initial["after_task"] = next((t.name for t in tasks if t.pk == upstream), None)
         return tasks
 
     @staticmethod

@@ -4,6 +4,7 @@ import pytest
 from django.utils import timezone
 
 from scheduling.models import TaskExecution
+from scheduling.scheduler import TaskScheduler
 from scheduling.tests import sentinels
 from scheduling.tests.factories import TaskExecutionFactory, TaskFactory
 
@@ -95,6 +96,14 @@ def test_staff_see_the_schedule_form_and_the_admin_link(staff_client):
     assert '<option value="Europe/Madrid">' in body
     assert f"/admin/scheduling/task/{task.pk}/change/" in body
     assert "Run now" in body and "Pause" in body
+
+
+def test_a_chained_tasks_form_shows_its_upstream_chosen(staff_client):
+    """Saving the schedule form unchanged must keep the chain, so the select starts on it."""
+    TaskFactory(name="extract")
+    TaskScheduler().add_after_task("load", "test_noop", after="extract")
+    body = staff_client.get("/tasks/load/").content.decode()
+    assert '<option value="extract" selected>' in body
 
 
 def test_viewers_see_no_form_and_no_buttons(viewer_client):
