@@ -84,11 +84,16 @@ def _in_zone(moment: datetime, zone: str) -> datetime:
 
 
 def local_time(moment: datetime | None, zone: str) -> str:
-    """ "Tue 24 Nov, 03:00 CET": the moment as the task's own clock shows it."""
+    """ "Tue 24 Nov, 03:00 CET": the moment as the task's own clock shows it.
+
+    Seconds only when the moment has them ("03:55:20"): a sub-minute task's next
+    run would otherwise read as a minute it may already be past.
+    """
     if moment is None:
         return ""
     local = _in_zone(moment, zone)
-    return f"{local:%a} {local.day} {local:%b, %H:%M} {local.tzname()}"
+    clock = "%H:%M:%S" if local.second else "%H:%M"
+    return f"{local:%a} {local.day} {local:%b}, {local:{clock}} {local.tzname()}"
 
 
 def fire_times(moments: list[datetime], zone: str) -> list[tuple[datetime, str]]:

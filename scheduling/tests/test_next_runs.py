@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import pytest
 import time_machine
 
-from scheduling.display import fire_times
+from scheduling.display import fire_times, local_time
 from scheduling.tests.factories import TaskFactory
 
 pytestmark = pytest.mark.django_db
@@ -48,3 +48,28 @@ def test_fire_times_show_seconds_only_when_a_time_has_them():
     ]
     odd = [*on_the_minute, datetime(2025, 7, 1, 10, 1, 30, tzinfo=UTC)]
     assert fire_times(odd, "Nowhere/City")[2][1] == "Tue 2025-07-01 10:01:30 UTC"
+
+
+def test_the_next_run_column_shows_seconds_only_when_the_time_has_them():
+    assert local_time(datetime(2025, 7, 1, 10, 1, tzinfo=UTC), "Europe/Madrid") == (
+        "Tue 1 Jul, 12:01 CEST"
+    )
+    assert (
+        local_time(datetime(2025, 7, 1, 10, 1, 30, tzinfo=UTC), "UTC") == "Tue 1 Jul, 10:01:30 UTC"
+    )
+
+
+@time_machine.travel(datetime(2025, 3, 4, 3, 55, 1, tzinfo=UTC), tick=False)
+def test_the_task_list_shows_a_20_second_tasks_next_run_to_the_second(viewer_client):
+    TaskFactory(
+        name="fast",
+        trigger_type="interval",
+        cron_expression="",
+        interval_seconds=20,
+        next_run_at=datetime(2025, 3, 4, 3, 55, 21, tzinfo=UTC),
+    )
+    assert "Tue 4 Mar, 03:55:21 UTC" in viewer_client.get("/tasks/").content.decode()
+    status = viewer_client.get("/api/tasks/status/").json()
+    assert [t["next_run_local"] for t in status["tasks"] if t["name"] == "fast"] == [
+        "Tue 4 Mar, 03:55:21 UTC"
+    ]
