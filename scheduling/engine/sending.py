@@ -131,9 +131,8 @@ class Sender:
             self._log_sent(execution, len(rows))
             sent.append(execution.pk)
         if sent:
-            TaskExecution.objects.filter(pk__in=sent, status=ExecutionStatus.QUEUED).update(
-                sent_at=now
-            )
+            # Whatever its status now: a worker may have claimed (even finished) it already.
+            TaskExecution.objects.filter(pk__in=sent).update(sent_at=now)
             self._recovered()
             if len(rows) > LOG_EACH_UP_TO:
                 logger.info("Sent %d queued runs to their queues", len(sent))
