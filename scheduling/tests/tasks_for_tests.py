@@ -111,3 +111,11 @@ def ignore_soft_limit(seconds: float = 30.0):
         except Exception:  # noqa: BLE001 - SoftTimeLimitExceeded, on purpose
             pass
     return {"slept": seconds}
+
+
+@scheduled_task(name="test_hits_soft_limit", schedule=None)
+def hits_soft_limit():
+    """Raises what a Celery worker raises inside a run at its soft time limit."""
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    raise SoftTimeLimitExceeded()
