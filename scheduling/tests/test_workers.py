@@ -363,3 +363,26 @@ def test_without_a_broker_status_says_off_and_healthz_is_as_before(settings, cli
     heartbeat.register("sched-1")
     assert heartbeat.current_state()["broker"] == "off"
     assert "workers" not in client.get("/healthz/").json()
+
+
+def test_an_idle_sender_checks_the_broker_and_reports_an_outage_and_its_end(broker, fake):
+    sender, sent, clock = fake
+    answers = {"up": True}
+
+    def probe():
+        if not answers["up"]:
+            raise ConnectionError("Connection refused")
+
+    sender.probe = probe
+    assert sender.check_broker() is None, "not due yet"
+    clock.advance(sending.PROBE_SECONDS)
+    assert sender.check_broker() is True
+    answers["up"] = False
+    clock.advance(sending.PROBE_SECONDS)
+    assert sender.check_broker() is False
+    assert heartbeat.current_state()["broker_error"] is None  # sched-1 does not lead here
+    assert SchedulerNode.objects.get(node_id="sched-1").broker_error
+    answers["up"] = True
+    clock.advance(sending.PROBE_SECONDS)
+    assert sender.check_broker() is True
+    assert SchedulerNode.objects.get(node_id="sched-1").broker_error == ""
