@@ -51,10 +51,12 @@ def _pid_alive(pid: int) -> bool:
 
 
 def _owner_is_alive(execution: TaskExecution, live_nodes: set[tuple[str, int]]) -> bool:
-    if (execution.host, execution.pid) in live_nodes:
-        return True
+    # On this host a missing pid is certain, and quicker than a heartbeat going
+    # stale: a killed worker process's run is abandoned at the next check.
     if execution.host == socket.gethostname() and execution.pid:
         return _pid_alive(execution.pid)
+    if (execution.host, execution.pid) in live_nodes:
+        return True
     # A `runtask` on another host has no heartbeat to judge it by; abandoning a
     # live one would also throw its outcome away, so it is left alone.
     return execution.trigger == ExecutionTrigger.CLI
