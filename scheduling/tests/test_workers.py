@@ -128,6 +128,13 @@ def test_a_fire_of_a_queue_task_is_claimed_queued_and_not_run(broker):
     assert Task.objects.get(pk=task.pk).run_count == 0
 
 
+def test_a_catch_up_of_a_queue_task_is_queued_for_a_worker(broker):
+    task = TaskFactory(queue="heavy")
+    when = timezone.now().replace(microsecond=0)
+    execution = runner.run_fire(task.pk, when, ExecutionTrigger.CATCHUP)
+    assert (execution.status, execution.trigger) == (ExecutionStatus.QUEUED, "catchup")
+
+
 def test_batched_claims_queue_queue_tasks_and_return_only_local_ones(broker):
     local, remote = TaskFactory(), TaskFactory(queue="heavy")
     when = timezone.now().replace(microsecond=0)
@@ -386,3 +393,24 @@ def test_an_idle_sender_checks_the_broker_and_reports_an_outage_and_its_end(brok
     clock.advance(sending.PROBE_SECONDS)
     assert sender.check_broker() is True
     assert SchedulerNode.objects.get(node_id="sched-1").broker_error == ""
+
+
+def test_metrics_and_listtasks_show_workers_and_the_broker(broker, client, settings, capsys):
+    settings.METRICS_TOKEN = "t0ken"
+    heartbeat.register("sched-1")
+    heartbeat.beat("sched-1", is_leader=True)
+    worker_node("w1", 1, timezone.now(), queues="heavy")
+    worker_node("w1", 2, timezone.now(), queues="heavy")
+    text = client.get("/metrics", headers={"Authorization": "Bearer t0ken"}).content.decode()
+    assert "chirpsyncer_workers 2.0" in text
+    assert "chirpsyncer_broker_up 1.0" in text
+    call_command("listtasks")
+    assert "Workers: 2 processes (queues: heavy); broker: ok" in capsys.readouterr().out
+
+
+def test_the_banner_says_when_the_broker_is_unreachable(broker, staff_client):
+    leader = heartbeat.register("sched-1")
+    heartbeat.beat("sched-1", is_leader=True)
+    heartbeat.set_broker_error(leader.node_id, "OperationalError: Connection refused")
+    page = staff_client.get("/tasks/").content.decode()
+    assert "Broker unreachable:" in page and "Connection refused" in page
