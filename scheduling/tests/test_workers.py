@@ -414,3 +414,13 @@ def test_the_banner_says_when_the_broker_is_unreachable(broker, staff_client):
     heartbeat.set_broker_error(leader.node_id, "OperationalError: Connection refused")
     page = staff_client.get("/tasks/").content.decode()
     assert "Broker unreachable:" in page and "Connection refused" in page
+
+
+def test_workers_silent_for_a_day_are_forgotten():
+    now = timezone.now()
+    worker_node("w1", 1, now - heartbeat.WORKER_NODE_RETENTION - timedelta(seconds=1))
+    kept = worker_node("w1", 2, now - timedelta(hours=23))
+    old_scheduler = heartbeat.register("sched-old")
+    SchedulerNode.objects.filter(pk=old_scheduler.pk).update(last_beat_at=now - timedelta(days=9))
+    assert heartbeat.prune_workers(now) == 1
+    assert set(SchedulerNode.objects.values_list("pk", flat=True)) == {kept.pk, old_scheduler.pk}
