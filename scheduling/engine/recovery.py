@@ -51,12 +51,13 @@ def _pid_alive(pid: int) -> bool:
 
 
 def _owner_is_alive(execution: TaskExecution, live_nodes: set[tuple[str, int]]) -> bool:
-    # On this host a missing pid is certain, and quicker than a heartbeat going
-    # stale: a killed worker process's run is abandoned at the next check.
-    if execution.host == socket.gethostname() and execution.pid:
-        return _pid_alive(execution.pid)
+    # The heartbeat first, even on this host: containers that share the host's
+    # name (host networking) have pid namespaces of their own, where a live
+    # worker's pid looks dead from here.
     if (execution.host, execution.pid) in live_nodes:
         return True
+    if execution.host == socket.gethostname() and execution.pid:
+        return _pid_alive(execution.pid)
     # A `runtask` on another host has no heartbeat to judge it by; abandoning a
     # live one would also throw its outcome away, so it is left alone.
     return execution.trigger == ExecutionTrigger.CLI
