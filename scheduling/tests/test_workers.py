@@ -424,3 +424,13 @@ def test_workers_silent_for_a_day_are_forgotten():
     SchedulerNode.objects.filter(pk=old_scheduler.pk).update(last_beat_at=now - timedelta(days=9))
     assert heartbeat.prune_workers(now) == 1
     assert set(SchedulerNode.objects.values_list("pk", flat=True)) == {kept.pk, old_scheduler.pk}
+
+
+def test_a_resend_delay_past_the_misfire_grace_is_a_warning(settings):
+    from scheduling.checks import check_scheduler_settings
+
+    settings.CELERY_BROKER_URL = BROKER
+    settings.WORKER_RESEND_SECONDS = settings.SCHEDULER_MISFIRE_GRACE_SECONDS
+    assert [m.id for m in check_scheduler_settings()] == ["scheduling.W001"]
+    settings.WORKER_RESEND_SECONDS = 60
+    assert check_scheduler_settings() == []
