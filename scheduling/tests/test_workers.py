@@ -434,3 +434,18 @@ def test_a_resend_delay_past_the_misfire_grace_is_a_warning(settings):
     assert [m.id for m in check_scheduler_settings()] == ["scheduling.W001"]
     settings.WORKER_RESEND_SECONDS = 60
     assert check_scheduler_settings() == []
+
+
+def test_a_broker_url_of_another_kind_is_refused_without_showing_it(monkeypatch):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from chirpsyncer.env import env_broker_url
+
+    monkeypatch.setenv("CELERY_BROKER_URL", "http://user:s3cret@example.com/")
+    with pytest.raises(ImproperlyConfigured, match="CELERY_BROKER_URL=<hidden> is invalid") as e:
+        env_broker_url("CELERY_BROKER_URL")
+    assert "s3cret" not in str(e.value)
+    monkeypatch.setenv("CELERY_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
+    assert env_broker_url("CELERY_BROKER_URL").startswith("amqp://")
+    monkeypatch.delenv("CELERY_BROKER_URL")
+    assert env_broker_url("CELERY_BROKER_URL") == ""
