@@ -117,6 +117,15 @@ def test_syncdefaulttasks_reports_a_queued_default_without_a_broker(settings, mo
     assert not Task.objects.filter(name="queued_default").exists()
 
 
+def test_syncdefaulttasks_gives_a_default_task_its_registered_queue(broker, monkeypatch):
+    entry = registry.RegisteredTask(
+        name="queued_default", func=registry.autodiscover, schedule="@daily", queue="heavy"
+    )
+    monkeypatch.setitem(registry._registry, "queued_default", entry)
+    call_command("syncdefaulttasks")
+    assert Task.objects.get(name="queued_default").queue == "heavy"
+
+
 # --- claiming: queued, never run in the scheduler ----------------------------------------
 def test_a_fire_of_a_queue_task_is_claimed_queued_and_not_run(broker):
     task = TaskFactory(func="test_record", queue="heavy")
