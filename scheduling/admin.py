@@ -151,7 +151,7 @@ class TaskAdmin(admin.ModelAdmin):
             "Schedule",
             {"fields": SCHEDULE_FIELDS},
         ),
-        ("Run policy", {"fields": POLICY_FIELDS}),
+        ("Run policy", {"fields": ["queue", *POLICY_FIELDS]}),
         ("Notifications", {"fields": NOTIFY_FIELDS}),
         ("State", {"fields": readonly_fields[1:]}),
     ]
@@ -291,6 +291,8 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 class SchedulerNodeAdmin(ReadOnlyAdmin):
     list_display = [
         "node_id",
+        "role",
+        "queues",
         "host",
         "pid",
         "is_leader",
@@ -298,7 +300,7 @@ class SchedulerNodeAdmin(ReadOnlyAdmin):
         "last_beat_at",
         "stopped_at",
     ]
-    list_filter = ["is_leader"]
+    list_filter = ["role", "is_leader"]
 
 
 @admin.register(SchedulerLease)
