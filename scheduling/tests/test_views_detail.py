@@ -35,6 +35,18 @@ def test_it_shows_configuration_and_the_next_five_fire_times(task_viewer_client)
     assert "{&#x27;keep&#x27;: 7}" in body
 
 
+def test_it_says_where_runs_execute_and_what_the_timeout_does_there(viewer_client):
+    TaskFactory(name="local", timeout_seconds=30)
+    TaskFactory(name="remote", timeout_seconds=30, queue="heavy")
+    local = viewer_client.get("/tasks/local/").content.decode()
+    remote = viewer_client.get("/tasks/remote/").content.decode()
+    assert "the scheduler process" in local
+    assert "30 s (flagged, not killed)" in local
+    assert "queue <code>heavy</code> (Celery workers)" in remote
+    assert "30 s (hard limit: the worker stops the run)" in remote
+    assert "flagged, not killed" not in remote
+
+
 def test_it_escapes_a_description_with_markup(viewer_client):
     TaskFactory(name="x", description="<script>alert(1)</script>")
     body = viewer_client.get("/tasks/x/").content.decode()
