@@ -20,6 +20,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def interactive_signals() -> None:
+    """SIGINT as a terminal's foreground job has it: a suite started in the
+    background by a non-interactive shell inherits SIGINT ignored, and so would
+    `rundev`, which then could not be stopped the way this test stops it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def answers(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
@@ -38,6 +45,7 @@ def test_ctrl_c_stops_the_web_server_and_the_scheduler():
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=interactive_signals,
     )
     try:
         # /healthz/ is 200 only when the web server answers AND the scheduler beats.
