@@ -198,3 +198,19 @@ def env_token(name: str) -> str:
         return raw
 
     return _read(name, parse, "", secret=True)
+
+
+BROKER_SCHEMES = ("redis", "rediss", "amqp", "amqps", "pyamqp")
+
+
+def env_broker_url(name: str) -> str:
+    """A Celery broker URL (Redis or RabbitMQ), or "" when unset; it may hold a password."""
+
+    def parse(raw: str) -> str:
+        value = raw.strip()
+        scheme = value.split("://", 1)[0].lower() if "://" in value else ""
+        if value and scheme not in BROKER_SCHEMES:
+            raise ValueError(f"expected a URL starting with one of {', '.join(BROKER_SCHEMES)}://")
+        return value
+
+    return _read(name, parse, "", secret=True)

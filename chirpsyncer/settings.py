@@ -17,6 +17,7 @@ from django.core.exceptions import ImproperlyConfigured
 from chirpsyncer.env import (
     env_admins,
     env_bool,
+    env_broker_url,
     env_choice,
     env_database,
     env_email,
@@ -222,6 +223,43 @@ SCHEDULER_MISFIRE_GRACE_SECONDS = env_int("SCHEDULER_MISFIRE_GRACE_SECONDS", 300
 # Modules (besides each app's tasks.py) whose @scheduled_task functions may run.
 SCHEDULER_TASK_MODULES = env_list("SCHEDULER_TASK_MODULES", [])
 METRICS_TOKEN = env_token("METRICS_TOKEN")
+
+# --- Workers (Celery) ------------------------------------------------------------
+# Unset: every run stays in the scheduler process and no broker is needed. Set
+# (redis://... or amqp://...): tasks with a `queue` are sent to Celery workers
+# (`celery -A chirpsyncer worker -Q NAMES`); chirpsyncer/celery.py reads CELERY_*.
+CELERY_BROKER_URL = env_broker_url("CELERY_BROKER_URL")
+# Seconds a publish waits for the broker: the sender backs off instead of hanging.
+CELERY_BROKER_CONNECTION_TIMEOUT = env_float("CELERY_BROKER_CONNECTION_TIMEOUT", 3.0, minimum=0.1)
+_broker_timeout = CELERY_BROKER_CONNECTION_TIMEOUT
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # One connection attempt per publish; the sender's own back-off does the retrying.
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+    "socket_connect_timeout": _broker_timeout,
+    "socket_timeout": max(_broker_timeout, 5.0),
+}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True  # a worker waits for the broker at start
+# Early ack is safe here: exactly once comes from the conditional queued -> running
+# claim of the execution row, and a lost message is re-sent by the scheduler
+# (WORKER_RESEND_SECONDS), so no visibility timeout ever redelivers a long run.
+CELERY_TASK_ACKS_LATE = False
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # a busy worker process holds no runs others could start
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_IGNORE_RESULT = True  # outcomes live on TaskExecution rows
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # keep LOGGING (and each run's own log capture)
+CELERY_WORKER_SEND_TASK_EVENTS = env_bool("CELERY_WORKER_SEND_TASK_EVENTS", False)  # for Flower
+CELERY_TIMEZONE = TIME_ZONE
+# A queued run still queued this long after it was sent (message lost, worker
+# killed before claiming it) is sent again; a second copy runs nothing.
+WORKER_RESEND_SECONDS = env_int("WORKER_RESEND_SECONDS", 300, minimum=1)
+# Hard limit = timeout_seconds + this margin: the soft limit lets the run record
+# "timed out"; the hard limit kills a run that ignores it.
+WORKER_HARD_LIMIT_MARGIN_SECONDS = env_int("WORKER_HARD_LIMIT_MARGIN_SECONDS", 5, minimum=1)
 
 # --- Production hardening ------------------------------------------------------------
 # Secure by default once DEBUG is off; plain http for development with DEBUG on.

@@ -28,7 +28,7 @@ DETAILS_PERMISSION = "scheduling.view_task"
 # that only users who may see details get.
 TASK_DETAIL_KEYS = ("func", "kwargs")
 EXECUTION_DETAIL_KEYS = ("result", "error", "kwargs", "host", "pid", "requested_by")
-SCHEDULER_DETAIL_KEYS = ("host", "pid", "leader")
+SCHEDULER_DETAIL_KEYS = ("host", "pid", "leader", "broker_error")
 
 
 def sees_details(user: Any) -> bool:

@@ -151,7 +151,7 @@ class TaskAdmin(admin.ModelAdmin):
             "Schedule",
             {"fields": SCHEDULE_FIELDS},
         ),
-        ("Run policy", {"fields": POLICY_FIELDS}),
+        ("Run policy", {"fields": ["queue", *POLICY_FIELDS]}),
         ("Notifications", {"fields": NOTIFY_FIELDS}),
         ("State", {"fields": readonly_fields[1:]}),
     ]

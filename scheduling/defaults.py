@@ -15,13 +15,17 @@ from scheduling.models import Task
 from scheduling.services import save_task
 
 
-def sync_default_tasks(actor: Actor | None = None) -> tuple[list[str], list[str]]:
-    """Create missing tasks; returns (created names, kept names).
+def sync_default_tasks(
+    actor: Actor | None = None,
+) -> tuple[list[str], list[str], dict[str, str]]:
+    """Create missing tasks; returns (created names, kept names, refused name -> why).
 
-    Functions registered with `schedule=None` have no default task and are skipped.
+    Functions registered with `schedule=None` have no default task and are
+    skipped. A default the rules refuse (a `queue` while CELERY_BROKER_URL is
+    unset) is left out and reported, so the others are still created.
     """
     existing = set(Task.objects.values_list("name", flat=True))
-    created, kept = [], []
+    created, kept, refused = [], [], {}
     for name, entry in sorted(registry.registered().items()):
         if entry.schedule is None:
             continue
@@ -33,15 +37,19 @@ def sync_default_tasks(actor: Actor | None = None) -> tuple[list[str], list[str]
             func=name,
             description=entry.description,
             kwargs=entry.kwargs,
+            queue=entry.queue,
             **registry.parse_schedule_text(entry.schedule),
         )
         try:
             with transaction.atomic():
                 save_task(task, actor=actor)
-        except (IntegrityError, ValidationError):
-            if not Task.objects.filter(name=name).exists():
+        except (IntegrityError, ValidationError) as exc:
+            if Task.objects.filter(name=name).exists():
+                kept.append(name)  # created concurrently by another process
+            elif isinstance(exc, ValidationError):
+                refused[name] = "; ".join(exc.messages)
+            else:
                 raise
-            kept.append(name)  # created concurrently by another process
             continue
         created.append(name)
-    return created, kept
+    return created, kept, refused

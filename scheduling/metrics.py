@@ -112,3 +112,16 @@ class SchedulerCollector(Collector):
         if state["leader"]:
             leader.add_metric([state["leader"]], 1)
         yield leader
+        workers = GaugeMetricFamily(
+            "chirpsyncer_workers", "Celery worker processes with a fresh heartbeat."
+        )
+        workers.add_metric([], state["workers"])
+        yield workers
+        broker = GaugeMetricFamily(
+            "chirpsyncer_broker_up",
+            "1 while the leader can send runs to the Celery broker (0 unreachable); "
+            "absent without CELERY_BROKER_URL.",
+        )
+        if state["broker"] != "off":
+            broker.add_metric([], int(state["broker"] == "ok"))
+        yield broker

@@ -187,7 +187,8 @@ class Task(models.Model):
         null=True,
         blank=True,
         validators=_in_range("timeout_seconds"),
-        help_text="Soft limit: an overrunning run is flagged, not killed.",
+        help_text="Run in the scheduler: an overrunning run is flagged, not killed. Run on a "
+        "queue: a hard limit, the worker stops it and the run fails (timed out).",
     )
 
     # Notifications (used by the notifications app through signals).
@@ -318,6 +319,8 @@ class TaskExecution(models.Model):
     log = models.TextField(
         blank=True, default="", db_default="", help_text="What the run logged (capped at 64 KiB)."
     )
+    # Runs of a task with a `queue`: when the scheduler last sent it to Celery.
+    sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]
@@ -355,10 +358,23 @@ class TaskExecution(models.Model):
         return self.status in FINISHED_STATUSES
 
 
+class NodeRole(models.TextChoices):
+    SCHEDULER = "scheduler", "Scheduler"
+    WORKER = "worker", "Worker"
+
+
 class SchedulerNode(models.Model):
-    """One `runscheduler` process: its heartbeat, and whether it leads."""
+    """One `runscheduler` process or Celery worker process: its heartbeat, and whether it leads.
+
+    A worker's runs carry its (host, pid); the leader abandons a running
+    execution whose (host, pid) has no fresh heartbeat here.
+    """
 
     node_id = models.CharField(max_length=64, unique=True)
+    role = models.CharField(max_length=10, choices=NodeRole.choices, default=NodeRole.SCHEDULER)
+    queues = models.CharField(max_length=255, blank=True, help_text="Queues a worker consumes.")
+    # Set by the leader while it cannot reach the Celery broker; blank when it can.
+    broker_error = models.TextField(blank=True)
     host = models.CharField(max_length=255)
     pid = models.PositiveIntegerField()
     started_at = models.DateTimeField(default=timezone.now)

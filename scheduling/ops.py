@@ -21,6 +21,8 @@ def healthz(request: HttpRequest) -> JsonResponse:
     state = heartbeat.current_state()
     healthy = state["state"] == heartbeat.RUNNING
     body = {"status": "ok" if healthy else "unhealthy", "scheduler": state["state"]}
+    if state["broker"] != "off":  # workers configured: say how many answer, and if the broker does
+        body |= {"workers": state["workers"], "broker": state["broker"]}
     if state["last_beat_at"]:
         body["last_beat_at"] = state["last_beat_at"].isoformat()
     return JsonResponse(body, status=200 if healthy else 503)

@@ -12,6 +12,7 @@ everywhere, and nothing a row names is ever imported.
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +23,9 @@ from django.utils.module_loading import autodiscover_modules
 
 from scheduling import bounds, cron
 from scheduling import kwargs as task_kwargs
+
+# The same rule as Task.queue's validator; whether a broker is set is checked when a task is saved.
+QUEUE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}\Z")
 
 HOW_TO_REGISTER = (
     "Only registered functions can run: decorate a module-level function with "
@@ -95,6 +99,11 @@ def _check_entry(entry: RegisteredTask) -> None:
         task_kwargs.validate(entry.kwargs)
     except ValidationError as exc:
         raise ValueError(f"{entry.name}: {'; '.join(exc.messages)}") from None
+    if not isinstance(entry.queue, str) or (entry.queue and not QUEUE_NAME.match(entry.queue)):
+        raise ValueError(
+            f"{entry.name}: queue {entry.queue!r} must be letters, digits, '_', '.', ':' or '-' "
+            "(at most 100), starting with a letter or digit"
+        )
 
 
 def scheduled_task(
@@ -109,7 +118,8 @@ def scheduled_task(
 
     `schedule` is a crontab expression or macro, or `every N` for N seconds:
     `syncdefaulttasks` creates a task with it. `schedule=None` only makes the
-    function available to tasks people create.
+    function available to tasks people create. `queue`: the Celery queue of
+    the default task's runs (blank: the scheduler process runs them).
     """
 
     def decorator(func: Callable[..., Any]) -> Callable[..., Any]:

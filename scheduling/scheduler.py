@@ -31,7 +31,15 @@ from scheduling.models import (
 )
 from scheduling.services import delete_task, save_task
 
-OPTION_NAMES = {"kwargs", "timezone", "description", "enabled", *POLICY_FIELDS, *NOTIFY_FIELDS}
+OPTION_NAMES = {
+    "kwargs",
+    "timezone",
+    "description",
+    "enabled",
+    "queue",
+    *POLICY_FIELDS,
+    *NOTIFY_FIELDS,
+}
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
@@ -23,16 +24,26 @@ _NOT_VALIDATED = ["created_at", "updated_at"]
 
 
 def validate_task(task: Task) -> None:
-    """`Task.clean`: the name is not a page of its own, and the schedule is valid."""
+    """`Task.clean`: a name that is no page of its own, a valid schedule, a queue with a broker."""
     errors: dict[str, list[str]] = {}
     if task.name in bounds.RESERVED_NAMES:
         errors["name"] = [f"name: {task.name!r} is reserved (it is the address of another page)"]
+    if task.queue and not settings.CELERY_BROKER_URL:
+        errors["queue"] = [queue_without_broker(task.queue)]
     try:
         validate_schedule(task)
     except ValidationError as exc:
         errors.update(exc.message_dict)
     if errors:
         raise ValidationError(errors)
+
+
+def queue_without_broker(queue: str) -> str:
+    shown = queue if len(queue) <= 100 else f"{queue[:100]}..."
+    return (
+        f"queue: {shown!r} needs a Celery broker, and CELERY_BROKER_URL is not set; "
+        "leave the queue blank to run in the scheduler process"
+    )
 
 
 def validate_schedule(task: Task, *, now: datetime | None = None) -> None:

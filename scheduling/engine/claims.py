@@ -48,7 +48,7 @@ def claim_fires(fires: list[tuple[int, datetime]], trigger: str = "schedule") ->
         for task_id, when in fires:
             task = runner.load_task(task_id)
             execution = runner.claim_fire(task, when, trigger)
-            if execution is not None:
+            if execution is not None and execution.status == ExecutionStatus.RUNNING:
                 claims.append(Claim(task, execution, _earlier_id(task, execution)))
         return claims
     claims = []
@@ -79,8 +79,22 @@ def _chunks_of_distinct_tasks(
 
 
 def _claim_chunk(hot: HotSql, conn: Any, fires: list[tuple[int, datetime]], trigger: str):
+    """Claim a chunk: fires of local tasks as `running` (returned), of queue tasks as `queued`.
+
+    Queued claims are not returned: the sender (`engine.sending`) hands them
+    to Celery workers.
+    """
     tasks = hot.load_tasks(conn, [task_id for task_id, _ in fires])
     fires = [(task_id, when) for task_id, when in fires if task_id in tasks]
+    queued = [fire for fire in fires if tasks[fire[0]].queue]
+    if queued:
+        template = TaskExecution(trigger=trigger, status=ExecutionStatus.QUEUED)
+        with transaction.atomic():
+            ids = hot.insert_fires(conn, template, queued)
+        for (task_id, when), pk in zip(queued, ids, strict=True):
+            if pk is None:
+                logger.info("Task %s at %s already claimed elsewhere", tasks[task_id].name, when)
+        fires = [fire for fire in fires if not tasks[fire[0]].queue]
     if not fires:
         return []
     template = TaskExecution(

@@ -9,7 +9,11 @@ The main thread owns a short loop, as Healthchecks' `sendalerts` does:
 3. every SCHEDULER_SYNC_SECONDS: apply tasks edited, added, paused or deleted
    by other processes (web, admin, CLI) to the job store;
 4. every half second: start queued manual runs and due retries;
-5. flag runs past their soft timeout; abandon runs of processes that died.
+5. flag runs past their soft timeout; abandon runs of processes that died
+   (every WORKER_CHECK_SECONDS for runs on Celery workers).
+
+Runs of tasks with a `queue` are claimed as `queued` rows and never run here:
+the sender thread (`engine.sending`) hands them to Celery workers.
 
 Signal handlers only set a flag. A database outage makes the loop log, back
 off and reconnect; no step holds a transaction across a sleep.
@@ -40,7 +44,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from scheduling import bounds, signals, triggers
-from scheduling.engine import heartbeat, leader, recovery, runner
+from scheduling.engine import heartbeat, leader, recovery, runner, sending
 from scheduling.engine.executor import TaskPoolExecutor
 from scheduling.engine.jobstore import TaskJobStore
 from scheduling.models import ExecutionStatus, Task, TaskExecution, TriggerType
@@ -51,6 +55,7 @@ JOB_PREFIX = "task-"
 QUEUE_POLL_SECONDS = 0.5
 OVERDUE_CHECK_SECONDS = 5.0
 ORPHAN_CHECK_SECONDS = 30.0
+WORKER_CHECK_SECONDS = 2.0  # a killed worker's runs are abandoned well within the lease
 FULL_SYNC_SECONDS = 300.0  # a safety net under the incremental sync
 MAX_BACKOFF_SECONDS = 30.0
 SYNC_CHUNK = 500  # tasks scheduled per transaction
@@ -117,15 +122,25 @@ class Engine:
             "queue": 0.0,
             "overdue": 0.0,
             "orphans": 0.0,
+            "workers": 0.0,
             "full": 0.0,
         }
         self._thread: threading.Thread | None = None
+        self.sender = sending.Sender(self.node_id, clock=clock)
+        self._sender_thread: threading.Thread | None = None
 
     # --- lifecycle -----------------------------------------------------------
     def run(self) -> None:
         """Run until `stop()` (or a signal handler setting `stop_event`)."""
         heartbeat.register(self.node_id)
         logger.info("Scheduler %s started (%d threads)", self.node_id, self.threads)
+        self._sender_thread = threading.Thread(
+            target=self.sender.run,
+            args=(self.stop_event, lambda: self.is_leader),
+            name="task-sender",
+            daemon=True,
+        )
+        self._sender_thread.start()
         backoff = 1.0
         while not self.stop_event.is_set():
             try:
@@ -187,6 +202,8 @@ class Engine:
             self.dispatch_queued()
         if self._due("overdue", OVERDUE_CHECK_SECONDS):
             self.flag_overdue()
+        if self._due("workers", WORKER_CHECK_SECONDS):
+            recovery.abandon_orphans(self.clock(), only_queue_tasks=True)
         if self._due("orphans", ORPHAN_CHECK_SECONDS):
             # Also catches `runtask` processes that died, and leaders whose
             # heartbeat went stale only after this process took over.
@@ -337,7 +354,7 @@ class Engine:
     def dispatch_queued(self) -> int:
         now = self.clock()
         due = (
-            TaskExecution.objects.filter(status=ExecutionStatus.QUEUED)
+            TaskExecution.objects.filter(status=ExecutionStatus.QUEUED, task__queue="")
             .filter(Q(scheduled_for__isnull=True) | Q(scheduled_for__lte=now))
             .order_by("id")
             .values_list("id", flat=True)[:100]

@@ -24,6 +24,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from scheduling import bounds, signals, triggers
+from scheduling.engine import runner
 from scheduling.engine.heartbeat import stale_after
 from scheduling.models import (
     ExecutionStatus,
@@ -60,12 +61,18 @@ def _owner_is_alive(execution: TaskExecution, live_nodes: set[tuple[str, int]]) 
 
 
 def abandon_orphans(
-    now: datetime | None = None, gone: set[tuple[str, int]] | frozenset = frozenset()
+    now: datetime | None = None,
+    gone: set[tuple[str, int]] | frozenset = frozenset(),
+    *,
+    only_queue_tasks: bool = False,
 ) -> list[TaskExecution]:
     """Mark running executions whose process is gone as abandoned; returns them.
 
     `gone`: (host, pid) of processes known to be gone although their heartbeat
     still looks fresh (a leader whose expired lease was just taken over).
+    `only_queue_tasks`: look only at runs on Celery workers (the frequent check).
+    A worker's abandoned run is retried when its task's retry policy allows:
+    the worker died, not necessarily the task.
     """
     now = now or timezone.now()
     live = set(
@@ -75,6 +82,8 @@ def abandon_orphans(
     ) - set(gone)
     abandoned = []
     running = TaskExecution.objects.filter(status=ExecutionStatus.RUNNING).select_related("task")
+    if only_queue_tasks:
+        running = running.exclude(task__queue="")
     for execution in running:
         if _owner_is_alive(execution, live):
             continue
@@ -92,8 +101,11 @@ def abandon_orphans(
         )
         logger.warning("Marked %s #%s abandoned", execution.task.name, execution.pk)
         execution.task.refresh_from_db()
+        retry = runner.queue_retry(execution.task, execution) if execution.task.queue else None
+        if retry is not None:
+            logger.info("Retry #%s of %s queued", retry.pk, execution.task.name)
         signals.task_finished.send(
-            sender=Task, task=execution.task, execution=execution, final=True
+            sender=Task, task=execution.task, execution=execution, final=retry is None
         )
         abandoned.append(execution)
     return abandoned

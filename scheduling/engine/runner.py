@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.core.exceptions import ValidationError
 from django.db import (
     IntegrityError,
@@ -90,14 +91,10 @@ def claim_fire(
     """Insert the execution for one fire time; None if another scheduler already did.
 
     `fields` override the defaults of a claimed (running) row, e.g. to record a
-    miss as already `skipped`.
+    miss as already `skipped`. A task with a `queue` is claimed as `queued`:
+    the sender hands it to a Celery worker, which claims it queued -> running.
     """
-    defaults = {
-        "status": ExecutionStatus.RUNNING,
-        "started_at": timezone.now(),
-        "host": HOST,
-        "pid": os.getpid(),
-    }
+    defaults = claimed_fields(task)
     execution = TaskExecution(
         task=task, trigger=trigger, scheduled_for=scheduled_for, **(defaults | fields)
     )
@@ -114,6 +111,18 @@ def claim_fire(
     except IntegrityError:
         logger.info("Task %s at %s already claimed elsewhere", task.name, scheduled_for)
         return None
+
+
+def claimed_fields(task: Task) -> dict[str, Any]:
+    """How a claimed fire of `task` starts: running here, or queued for a worker."""
+    if task.queue:
+        return {"status": ExecutionStatus.QUEUED}
+    return {
+        "status": ExecutionStatus.RUNNING,
+        "started_at": timezone.now(),
+        "host": HOST,
+        "pid": os.getpid(),
+    }
 
 
 def claim_queued(execution_id: int) -> bool:
@@ -174,9 +183,21 @@ def _call(task: Task, execution: TaskExecution) -> tuple[bool, Any, str]:
     try:
         func = registry.resolve(task.func)
         return True, func(**_kwargs_for(task, execution)), ""
+    except SoftTimeLimitExceeded:  # a Celery worker stopping a queued run at its time limit
+        return False, None, timed_out_message(task.timeout_seconds)
     except Exception as exc:  # noqa: BLE001 - a task failure is data, not a crash
         message = f"{type(exc).__name__}: {exc}"
         return False, None, cap_text(f"{message}\n\n{traceback.format_exc()}")
+
+
+def timed_out_message(seconds: int | None, killed_at: float | None = None) -> str:
+    """The error of a run a worker stopped at its task's time limit (`timeout_seconds`)."""
+    if killed_at is None:
+        return f"timed out after {seconds} s: stopped at the task's time limit (timeout_seconds)"
+    return (
+        f"timed out after {seconds} s: the run did not stop, so its worker process was "
+        f"killed at the hard limit ({killed_at:g} s)"
+    )
 
 
 def _with_db_retry(action: Callable[[], T], what: str, attempts: int = 6) -> T:
@@ -309,7 +330,7 @@ def _write_outcomes(outcomes: list[Outcome]) -> None:
 def _finish(outcome: Outcome) -> None:
     """After the outcome is stored: queue a retry if due, log, send `task_finished`."""
     task, execution = outcome.task, outcome.execution
-    retry = _queue_retry(task, execution)
+    retry = queue_retry(task, execution)
     logger.info(
         "Finish %s #%s: %s in %d ms%s",
         task.name,
@@ -330,8 +351,10 @@ def _run(task: Task, execution: TaskExecution) -> Outcome:
     return Outcome(task, execution, ok, result, error, duration_ms, log.text())
 
 
-def _queue_retry(task: Task, execution: TaskExecution) -> TaskExecution | None:
-    if execution.status != ExecutionStatus.FAILED or execution.attempt > task.max_retries:
+def queue_retry(task: Task, execution: TaskExecution) -> TaskExecution | None:
+    """Queue the next attempt of a failed (or, on a worker, abandoned) run if the policy allows."""
+    retried = (ExecutionStatus.FAILED, ExecutionStatus.ABANDONED)
+    if execution.status not in retried or execution.attempt > task.max_retries:
         return None
     if execution.trigger == ExecutionTrigger.CLI:  # the caller is waiting for the outcome
         return None
@@ -404,7 +427,9 @@ def run_fire(
     try:
         task = load_task(task_id)
         execution = claim_fire(task, scheduled_for, trigger)
-        return execute(execution, task) if execution else None
+        if execution is None or execution.status == ExecutionStatus.QUEUED:
+            return execution  # claimed elsewhere, or the sender hands it to a worker
+        return execute(execution, task)
     finally:
         tidy_connections()
 
@@ -433,6 +458,29 @@ def record_missed(task_id: int, scheduled_for: datetime, late_seconds: float) ->
     )
     if execution is not None:
         logger.info("Skipped %s #%s: %s", task.name, execution.pk, reason)
+
+
+def fail_running(execution_id: int, error: str) -> TaskExecution | None:
+    """Record a failure for a run whose own process cannot (killed at a hard time limit).
+
+    The same bookkeeping as any failure: counters, retry, `task_finished`
+    (alerts, chains). Conditional on the row still being `running`, so a run
+    recorded meanwhile is left as it is; None then.
+    """
+    tidy_connections()
+    execution = (
+        TaskExecution.objects.select_related("task")
+        .filter(pk=execution_id, status=ExecutionStatus.RUNNING)
+        .first()
+    )
+    if execution is None:
+        return None
+    started = execution.started_at or timezone.now()
+    duration_ms = max(0, int((timezone.now() - started).total_seconds() * 1000))
+    outcome = Outcome(execution.task, execution, False, None, error, duration_ms, execution.log)
+    _write_outcomes([outcome])
+    _finish(outcome)
+    return execution
 
 
 def run_queued(execution_id: int) -> TaskExecution | None:

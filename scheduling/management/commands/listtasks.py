@@ -48,6 +48,12 @@ class Command(BaseCommand):
         self.stdout.write(
             f"\nScheduler: {state['state']}; leader: {leader}; nodes: {state['nodes']}"
         )
+        if state["broker"] != "off":
+            queues = ", ".join(state["worker_queues"]) or "-"
+            self.stdout.write(
+                f"Workers: {state['workers']} processes (queues: {queues}); "
+                f"broker: {state['broker']}"
+            )
 
 
 def _schedule(task: Task) -> str:

@@ -10,7 +10,9 @@ class Command(BaseCommand):
     help = "Create missing default tasks from the registry (edited schedules are kept)."
 
     def handle(self, *args, **options) -> None:
-        created, kept = sync_default_tasks(Actor("cli"))
+        created, kept, refused = sync_default_tasks(Actor("cli"))
         for name in created:
             self.stdout.write(f"Created task {name}")
+        for name, why in refused.items():
+            self.stderr.write(f"Task {name} not created: {why}")
         self.stdout.write(f"{len(created)} created, {len(kept)} already present (left as is).")
