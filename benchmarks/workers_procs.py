@@ -33,6 +33,8 @@ def child_env(broker_url: str, redis_url: str) -> dict[str, str]:
         "BENCH_REDIS_URL": redis_url,
         "SCHEDULER_TASK_MODULES": TASK_MODULES,
         "PYTHONUNBUFFERED": "1",
+        # Production's level: INFO lines (one per run sent or finished) are part of the cost.
+        "LOG_LEVEL": "INFO",
     }
 
 
