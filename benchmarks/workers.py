@@ -25,23 +25,32 @@ dispatch latency, and is what the "p99 under 1 s" target is checked on.
 
 Uses a throwaway database (temp SQLite file, or a scratch database on the server
 of a postgres:// `--database-url`/DATABASE_URL) and one Redis database as both
-broker and record (`--redis-url`, default db 15), flushed before and after.
+broker and record: by default a private `redis-server` started for the run (the
+machine's shared Redis has test runs flushing database numbers on it); with
+`--redis-url`, that database, flushed before and after.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from benchmarks.common import Row, format_table, setup_django, throwaway_database
 from benchmarks.engine_setup import progress
 from benchmarks.workers_measure import Bench, Outcome, measure_beat, measure_floor, measure_ours
-from benchmarks.workers_procs import child_env, start_workers, stop_all, wait_workers_ready
-
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
+from benchmarks.workers_procs import (
+    child_env,
+    private_redis,
+    start_workers,
+    stop_all,
+    wait_workers_ready,
+)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -74,8 +83,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--redis-url",
-        default=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL),
-        help="a Redis database for the broker and the records; it is flushed",
+        default=os.environ.get("BENCH_REDIS_URL", ""),
+        help="a Redis database it may flush (default: a private redis-server for the run)",
     )
     args = parser.parse_args(argv)
     args.worker_counts = [int(n) for n in args.workers.split(",") if n]
@@ -235,18 +244,31 @@ def report(measured: dict[int, dict[str, Outcome]], args: argparse.Namespace, ve
     return "\n".join(parts)
 
 
+@contextmanager
+def redis_for_run(redis_url: str, log_dir: Path) -> Iterator[str]:
+    """The Redis URL the run uses: the one given (flushed), else a private server."""
+    if redis_url:
+        yield redis_url
+    elif shutil.which("redis-server"):
+        with private_redis(log_dir) as url:
+            yield url
+    else:
+        raise SystemExit("no redis-server on PATH: pass --redis-url of a database it may flush")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     import redis
 
-    store = redis.Redis.from_url(args.redis_url)
-    store.ping()  # fail here, before any database or process is made, if Redis is away
-    store.flushdb()
-    os.environ.update(child_env(args.redis_url, args.redis_url))
     with (
-        throwaway_database(args.database_url, "workersbench") as url,
         tempfile.TemporaryDirectory(prefix="workersbench-") as logs,
+        redis_for_run(args.redis_url, Path(logs)) as redis_url,
+        throwaway_database(args.database_url, "workersbench") as url,
     ):
+        store = redis.Redis.from_url(redis_url)
+        store.ping()  # fail here, before any process is started, if Redis is away
+        store.flushdb()
+        os.environ.update(child_env(redis_url, redis_url))
         setup_django(url, "WARNING")
         from django.db import connection
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -91,6 +93,42 @@ class Proc:
             os.killpg(self.popen.pid, sig)  # its own session: the group id is its pid
         except ProcessLookupError:
             pass
+
+
+@contextmanager
+def private_redis(log_dir: Path) -> Iterator[str]:
+    """A `redis-server` of the benchmark's own on a free port; yields its URL.
+
+    The machine's Redis on 6379 is shared: test runs pick database numbers
+    there and flush them, and so would the benchmark. A private server can
+    neither lose a measurement to someone else's FLUSHDB nor flush theirs.
+    """
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = Proc(
+        "redis-server",
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1"]
+        + ["--save", "", "--appendonly", "no", "--databases", "1"],
+        dict(os.environ),
+        log_dir,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        if not poll(lambda: _answers(url) or not server.alive(), 20, 0.1) or not server.alive():
+            raise RuntimeError(f"redis-server did not start on port {port}:\n{server.log()}")
+        yield url
+    finally:
+        server.stop(10)
+
+
+def _answers(url: str) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=0.5).ping())
+    except redis.RedisError:
+        return False
 
 
 def start_workers(
