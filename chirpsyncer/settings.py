@@ -256,7 +256,9 @@ CELERY_WORKER_SEND_TASK_EVENTS = env_bool("CELERY_WORKER_SEND_TASK_EVENTS", Fals
 CELERY_TIMEZONE = TIME_ZONE
 # A queued run still queued this long after it was sent (message lost, worker
 # killed before claiming it) is sent again; a second copy runs nothing.
-WORKER_RESEND_SECONDS = env_int("WORKER_RESEND_SECONDS", 300, minimum=1)
+# Keep it well under the misfire grace (default 300 s), or a lost message is
+# skipped as late before it is ever re-sent.
+WORKER_RESEND_SECONDS = env_int("WORKER_RESEND_SECONDS", 60, minimum=1)
 # Hard limit = timeout_seconds + this margin: the soft limit lets the run record
 # "timed out"; the hard limit kills a run that ignores it.
 WORKER_HARD_LIMIT_MARGIN_SECONDS = env_int("WORKER_HARD_LIMIT_MARGIN_SECONDS", 5, minimum=1)

@@ -385,6 +385,12 @@ class Engine:
                                  execution.pk, problem)  # fmt: skip
                 continue
             limit = execution.started_at + timedelta(seconds=execution.task.timeout_seconds)
+            if execution.task.queue:
+                # A worker enforces the limit and records "timed out": flag only a run it
+                # failed to stop (a solo or threads pool has no time limits).
+                limit += timedelta(
+                    seconds=settings.WORKER_HARD_LIMIT_MARGIN_SECONDS + OVERDUE_CHECK_SECONDS
+                )
             if limit > now:
                 continue
             if TaskExecution.objects.filter(pk=execution.pk, is_overdue=False).update(

@@ -15,7 +15,8 @@ harmless, and this module errs on that side:
 3. The broker down: the pass stops at the first failed publish, rows stay
    queued, the error is logged once and shown on the status banner (this
    node's `broker_error`), and passes back off from 1 to 15 s until a publish
-   works again.
+   works again. With nothing to send, a connection check every
+   PROBE_SECONDS finds an outage (and its end) all the same.
 
 It runs in its own thread (`Sender.run`), so a broker that does not answer
 never delays the main loop's heartbeat and lease renewal.
@@ -46,6 +47,7 @@ POLL_SECONDS = 0.2
 NO_BROKER_POLL_SECONDS = 5.0
 MIN_BACKOFF_SECONDS, MAX_BACKOFF_SECONDS = 1.0, 15.0
 LOG_EACH_UP_TO = 20
+PROBE_SECONDS = 10.0
 
 Publish = Callable[[int, str, dict], None]
 
@@ -68,6 +70,19 @@ def publish(execution_id: int, queue: str, limits: dict) -> None:
     app.send_task(WORKER_TASK, args=[execution_id], queue=queue, retry=False, **limits)
 
 
+def probe() -> None:
+    """Connect to the broker once; raises if it does not answer."""
+    from chirpsyncer.celery import app
+
+    with app.connection_for_write() as conn:
+        conn.ensure_connection(
+            max_retries=1,
+            interval_start=0,
+            interval_step=0.2,
+            timeout=settings.CELERY_BROKER_CONNECTION_TIMEOUT,
+        )
+
+
 def _late_reason(execution: TaskExecution, late: float) -> str:
     grace = execution.task.misfire_grace_seconds
     if execution.sent_at is None:
@@ -88,16 +103,19 @@ class Sender:
         node_id: str,
         *,
         publish: Publish = publish,
+        probe: Callable[[], None] = probe,
         clock: Callable[[], datetime] = timezone.now,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.node_id = node_id
         self.publish = publish
+        self.probe = probe
         self.clock = clock
         self.monotonic = monotonic
         self.broker_error: str | None = None
         self.backoff = MIN_BACKOFF_SECONDS
         self.retry_at = 0.0
+        self.answered_at = monotonic()  # when the broker last took a message or a connection
 
     def due(self, now: datetime) -> list[TaskExecution]:
         resend_before = now - timedelta(seconds=settings.WORKER_RESEND_SECONDS)
@@ -131,13 +149,29 @@ class Sender:
             self._log_sent(execution, len(rows))
             sent.append(execution.pk)
         if sent:
-            TaskExecution.objects.filter(pk__in=sent, status=ExecutionStatus.QUEUED).update(
-                sent_at=now
-            )
+            self.answered_at = self.monotonic()
+            # Whatever its status now: a worker may have claimed (even finished) it already.
+            TaskExecution.objects.filter(pk__in=sent).update(sent_at=now)
             self._recovered()
             if len(rows) > LOG_EACH_UP_TO:
                 logger.info("Sent %d queued runs to their queues", len(sent))
         return len(sent)
+
+    def check_broker(self) -> bool | None:
+        """With nothing sent lately, see whether the broker answers; None when not checked."""
+        if not settings.CELERY_BROKER_URL:
+            return None
+        now = self.monotonic()
+        if now < self.retry_at or now < self.answered_at + PROBE_SECONDS:
+            return None
+        try:
+            self.probe()
+        except Exception as exc:  # noqa: BLE001 - whatever the broker client raises
+            self._failed(exc)
+            return False
+        self.answered_at = self.monotonic()
+        self._recovered()
+        return True
 
     def _log_sent(self, execution: TaskExecution, batch: int) -> None:
         if batch > LOG_EACH_UP_TO:
@@ -175,7 +209,7 @@ class Sender:
     def _recovered(self) -> None:
         if self.broker_error is None:
             return
-        logger.info("Broker reachable again; sending queued runs")
+        logger.info("Broker reachable again; queued runs are sent")
         heartbeat.set_broker_error(self.node_id, "")
         self.broker_error, self.backoff, self.retry_at = None, MIN_BACKOFF_SECONDS, 0.0
 
@@ -195,6 +229,7 @@ class Sender:
         try:
             close_old_connections()
             self.send_due()
+            self.check_broker()
         except (DatabaseError, InterfaceError) as exc:
             logger.error("Sender: database unavailable (%s)", exc)
             self.retry_at = self.monotonic() + MIN_BACKOFF_SECONDS

@@ -37,7 +37,8 @@ def run_execution(execution_id: int) -> str:
     runner.tidy_connections()
     try:
         if not runner.claim_queued(execution_id):
-            logger.info("Execution #%s not run: already claimed", execution_id)
+            logger.info("Execution #%s not run: already claimed (%s)", execution_id,
+                        _now_is(execution_id))  # fmt: skip
             return "not run"
         execution = TaskExecution.objects.select_related("task").get(pk=execution_id)
         try:
@@ -49,6 +50,11 @@ def run_execution(execution_id: int) -> str:
         return execution.status
     finally:
         runner.tidy_connections()
+
+
+def _now_is(execution_id: int) -> str:
+    status = TaskExecution.objects.filter(pk=execution_id).values_list("status", flat=True).first()
+    return f"it is {status}" if status else "it no longer exists"
 
 
 def record_hard_timeout(execution_id: int, hard_limit: float) -> None:

@@ -1,4 +1,4 @@
-"""Start real `runscheduler` processes against the test database, and watch them."""
+"""Start real `runscheduler` and Celery worker processes on the test database; watch them."""
 
 from __future__ import annotations
 
@@ -39,28 +39,22 @@ def wait_until(predicate: Callable[[], object], timeout: float, message: str) ->
     raise AssertionError(f"Timed out after {timeout} s waiting for: {message}")
 
 
-class SchedulerProcess:
-    def __init__(self, *extra_args: str, env: dict[str, str] | None = None) -> None:
-        environment = {
-            **os.environ,
-            "DATABASE_URL": database_url(),
-            "DJANGO_SETTINGS_MODULE": "chirpsyncer.settings",
-            "SCHEDULER_HEARTBEAT_SECONDS": "0.5",
-            "SCHEDULER_SYNC_SECONDS": "0.5",
-            "SCHEDULER_LEASE_SECONDS": "3",
-            # The test functions, registered the way a deployment registers its own.
-            "SCHEDULER_TASK_MODULES": TEST_TASK_MODULES,
-            "PYTHONUNBUFFERED": "1",
-            **(env or {}),
-        }
-        self.lines: list[str] = []
+class WatchedProcess:
+    """A subprocess whose output lines are collected by a reader thread."""
+
+    proc: subprocess.Popen
+    lines: list[str]
+
+    def _start(self, argv: list[str], environment: dict[str, str], **popen: object) -> None:
+        self.lines = []
         self.proc = subprocess.Popen(
-            [sys.executable, "manage.py", "runscheduler", "--no-sync-defaults", *extra_args],
+            argv,
             cwd=BASE_DIR,
             env=environment,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            **popen,
         )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -82,7 +76,7 @@ class SchedulerProcess:
                     return index + 1
             return None
 
-        return wait_until(find, timeout, f"{text!r} in scheduler output:\n{self.output}") - 1
+        return wait_until(find, timeout, f"{text!r} in process output:\n{self.output}") - 1
 
     def terminate(self, timeout: float = 30) -> int:
         if self.proc.poll() is None:
@@ -93,3 +87,66 @@ class SchedulerProcess:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(10)
+
+
+class SchedulerProcess(WatchedProcess):
+    def __init__(self, *extra_args: str, env: dict[str, str] | None = None) -> None:
+        environment = {
+            **os.environ,
+            "DATABASE_URL": database_url(),
+            "DJANGO_SETTINGS_MODULE": "chirpsyncer.settings",
+            "SCHEDULER_HEARTBEAT_SECONDS": "0.5",
+            "SCHEDULER_SYNC_SECONDS": "0.5",
+            "SCHEDULER_LEASE_SECONDS": "3",
+            # The test functions, registered the way a deployment registers its own.
+            "SCHEDULER_TASK_MODULES": TEST_TASK_MODULES,
+            "PYTHONUNBUFFERED": "1",
+            **(env or {}),
+        }
+        self._start(
+            [sys.executable, "manage.py", "runscheduler", "--no-sync-defaults", *extra_args],
+            environment,
+        )
+
+
+class WorkerProcess(WatchedProcess):
+    """`celery -A chirpsyncer worker` (prefork) in a session of its own.
+
+    Its own session lets `kill_all` SIGKILL the main process and its pool
+    children together, as a crashed host or an OOM-killed container would.
+    """
+
+    def __init__(
+        self,
+        broker_url: str,
+        queues: str,
+        *,
+        concurrency: int = 1,
+        name: str = "worker",
+        env: dict[str, str] | None = None,
+    ) -> None:
+        environment = {
+            **os.environ,
+            "DATABASE_URL": database_url(),
+            "DJANGO_SETTINGS_MODULE": "chirpsyncer.settings",
+            "CELERY_BROKER_URL": broker_url,
+            "SCHEDULER_HEARTBEAT_SECONDS": "0.5",
+            "SCHEDULER_TASK_MODULES": TEST_TASK_MODULES,
+            "PYTHONUNBUFFERED": "1",
+            **(env or {}),
+        }
+        argv = [sys.executable, "-m", "celery", "-A", "chirpsyncer", "worker", "-Q", queues]
+        argv += ["-P", "prefork", "-c", str(concurrency), "-n", f"{name}-{os.getpid()}@%h"]
+        argv += ["--loglevel", "INFO", "--without-gossip", "--without-mingle"]
+        self._start(argv, environment, start_new_session=True)
+
+    def kill_all(self) -> None:
+        """SIGKILL the worker and its pool processes at once (kill -9 of the whole worker)."""
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.proc.wait(10)
+
+    def kill(self) -> None:
+        self.kill_all()  # even after the main process exited: its pool children may not have

@@ -99,3 +99,23 @@ def log_then_wait(seconds: float = 10.0, tag: str = "waiting"):
     release.wait(seconds)
     log.warning("%s: last line", tag)
     return {"released": release.is_set()}
+
+
+@scheduled_task(name="test_ignore_soft_limit", schedule=None)
+def ignore_soft_limit(seconds: float = 30.0):
+    """Keeps sleeping through a Celery soft time limit: only the hard limit stops it."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            time.sleep(0.1)
+        except Exception:  # noqa: BLE001 - SoftTimeLimitExceeded, on purpose
+            pass
+    return {"slept": seconds}
+
+
+@scheduled_task(name="test_hits_soft_limit", schedule=None)
+def hits_soft_limit():
+    """Raises what a Celery worker raises inside a run at its soft time limit."""
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    raise SoftTimeLimitExceeded()
