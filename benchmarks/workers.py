@@ -52,6 +52,8 @@ from benchmarks.workers_procs import (
     wait_workers_ready,
 )
 
+PROBE_WAVES = 4  # the probe's waves, each of one worker's concurrency, a run's length apart
+
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -110,10 +112,13 @@ def measure_with(bench: Bench, args: argparse.Namespace, workers: int) -> dict[s
     progress(f"{workers} worker(s): celery beat, 2 beats")
     results["beat2"] = measure_beat(bench, f"beat2-{workers}w", runs, slots, beats=2)
     if not args.no_probe:
-        progress(f"{workers} worker(s): probe, {slots} runs on {slots} slots, each sender")
-        results["probe-floor"] = measure_floor(bench, f"probe-floor-{workers}w", slots, slots)
-        results["probe-ours"] = measure_ours(bench, f"probe-ours-{workers}w", slots, slots, 1)
-        results["probe-beat"] = measure_beat(bench, f"probe-beat-{workers}w", slots, slots, 1)
+        # Waves of one worker's concurrency: however the broker spreads a wave over the
+        # workers, no run waits for a free slot, so what is left is dispatch latency.
+        runs, waves = PROBE_WAVES * args.concurrency, PROBE_WAVES
+        progress(f"{workers} worker(s): probe, {waves} waves of {args.concurrency}, each sender")
+        results["probe-floor"] = measure_floor(bench, f"probe-floor-{workers}w", runs, slots, waves)
+        results["probe-ours"] = measure_ours(bench, f"probe-ours-{workers}w", runs, slots, 1, waves)
+        results["probe-beat"] = measure_beat(bench, f"probe-beat-{workers}w", runs, slots, 1, waves)
     return results
 
 
@@ -182,7 +187,7 @@ def comparison_rows(measured: dict[int, dict[str, Outcome]], compare_at: int) ->
         ]
     if "probe-ours" in m:
         probe, floor, beat = m["probe-ours"], m["probe-floor"], m["probe-beat"]
-        label = f"probe {probe.runs} runs on {probe.runs} slots"
+        label = f"probe {PROBE_WAVES}x{probe.runs // PROBE_WAVES} runs"
         rows += [
             Row(f"{label}: p50 vs floor", probe.p(0.5), floor.p(0.5), "s"),
             Row(f"{label}: p99 vs floor", probe.p(0.99), floor.p(0.99), "s"),
