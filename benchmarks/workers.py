@@ -20,7 +20,8 @@ Reported per measurement: fire-to-start p50/p99 (first start minus the due
 instant), makespan (due instant to the last end), runs lost (never started) and
 doubled (started more than once). With 1,000 one-second runs on 8-32 slots most
 runs wait for a free slot, so saturated fire-to-start is the queue, not the
-dispatch; the probe (as many runs as slots, at the comparison count) measures
+dispatch. The probe (at the comparison count: 4 waves of one worker's
+concurrency, a run's length apart, so no run waits for a free slot) measures
 dispatch latency, and is what the "p99 under 1 s" target is checked on.
 
 Uses a throwaway database (temp SQLite file, or a scratch database on the server
