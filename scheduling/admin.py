@@ -291,6 +291,8 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 class SchedulerNodeAdmin(ReadOnlyAdmin):
     list_display = [
         "node_id",
+        "role",
+        "queues",
         "host",
         "pid",
         "is_leader",
@@ -298,7 +300,7 @@ class SchedulerNodeAdmin(ReadOnlyAdmin):
         "last_beat_at",
         "stopped_at",
     ]
-    list_filter = ["is_leader"]
+    list_filter = ["role", "is_leader"]
 
 
 @admin.register(SchedulerLease)

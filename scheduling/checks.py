@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import Error, register
+from django.core.checks import Error, Warning, register
 
 from scheduling import bounds
 
@@ -33,6 +33,17 @@ def check_scheduler_settings(app_configs: Any = None, **kwargs: Any) -> list[Err
                 f"SCHEDULER_MISFIRE_GRACE_SECONDS: {problem}",
                 hint="It is the default misfire grace of new tasks, so it must be a valid one.",
                 id="scheduling.E002",
+            )
+        )
+    resend, grace = settings.WORKER_RESEND_SECONDS, settings.SCHEDULER_MISFIRE_GRACE_SECONDS
+    if settings.CELERY_BROKER_URL and resend >= grace:
+        errors.append(
+            Warning(
+                f"WORKER_RESEND_SECONDS ({resend}) is not below SCHEDULER_MISFIRE_GRACE_SECONDS "
+                f"({grace}).",
+                hint="A run whose message the broker lost is re-sent after WORKER_RESEND_SECONDS; "
+                "by then it is past its misfire grace and is skipped instead.",
+                id="scheduling.W001",
             )
         )
     return errors

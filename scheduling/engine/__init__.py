@@ -1,8 +1,9 @@
-"""The process side of scheduling: what `runscheduler` (and, later, workers) run.
+"""The process side of scheduling: what `runscheduler` and Celery workers run.
 
 `loop` is the main loop (leadership, sync, dispatch); `executor`, `claims`
 and `runner` take a fire from claim to recorded outcome (`runlog` keeps what
-each run logs); `hot_sql` holds the
+each run logs); `sending` hands runs of tasks with a `queue` to Celery and
+`worker` runs them there, through the same runner; `hot_sql` holds the
 per-run statements; `jobstore`, `leader`, `heartbeat` and `recovery` keep
 APScheduler, the lease and crashed runs in order. The web side (views, forms,
 admin) lives at the app root and only reads what these write.

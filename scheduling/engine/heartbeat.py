@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -23,6 +23,7 @@ from scheduling.models import NodeRole, SchedulerNode
 
 RUNNING, STALE, NOT_RUNNING = "running", "stale", "not_running"
 MAX_NODES_READ = 1000
+WORKER_NODE_RETENTION = timedelta(days=1)
 
 
 def stale_after() -> timedelta:
@@ -55,6 +56,17 @@ def beat(node_id: str, *, is_leader: bool) -> None:
     SchedulerNode.objects.filter(node_id=node_id).update(
         last_beat_at=timezone.now(), is_leader=is_leader
     )
+
+
+def prune_workers(now: datetime) -> int:
+    """Delete worker rows silent for WORKER_NODE_RETENTION; returns how many.
+
+    Every pool child registers anew (and children are replaced after a hard
+    time limit, on each deploy), so without this the rows would pile up.
+    """
+    return SchedulerNode.objects.filter(
+        role=NodeRole.WORKER, last_beat_at__lt=now - WORKER_NODE_RETENTION
+    ).delete()[0]
 
 
 def set_broker_error(node_id: str, error: str) -> None:

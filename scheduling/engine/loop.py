@@ -208,6 +208,7 @@ class Engine:
             # Also catches `runtask` processes that died, and leaders whose
             # heartbeat went stale only after this process took over.
             recovery.abandon_orphans(self.clock())
+            heartbeat.prune_workers(self.clock())
 
     def _beat(self) -> None:
         leads, previous = leader.acquire(self.node_id, self.lease_seconds, self.clock())

@@ -51,6 +51,9 @@ def _pid_alive(pid: int) -> bool:
 
 
 def _owner_is_alive(execution: TaskExecution, live_nodes: set[tuple[str, int]]) -> bool:
+    # The heartbeat first, even on this host: containers that share the host's
+    # name (host networking) have pid namespaces of their own, where a live
+    # worker's pid looks dead from here.
     if (execution.host, execution.pid) in live_nodes:
         return True
     if execution.host == socket.gethostname() and execution.pid:

@@ -228,7 +228,8 @@ class Sender:
     def _pass(self) -> None:
         try:
             close_old_connections()
-            self.send_due()
+            while self.send_due() == BATCH:  # a backlog goes out at once, not a batch per poll
+                close_old_connections()
             self.check_broker()
         except (DatabaseError, InterfaceError) as exc:
             logger.error("Sender: database unavailable (%s)", exc)

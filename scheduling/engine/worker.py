@@ -25,7 +25,7 @@ from django.conf import settings
 from django.db import DatabaseError, InterfaceError, close_old_connections
 
 from scheduling.engine import heartbeat, runner
-from scheduling.models import NodeRole, TaskExecution
+from scheduling.models import ExecutionStatus, NodeRole, TaskExecution
 
 logger = logging.getLogger("scheduling.worker")
 
@@ -47,6 +47,7 @@ def run_execution(execution_id: int) -> str:
             runner.fail_running(
                 execution_id, runner.timed_out_message(execution.task.timeout_seconds)
             )
+            return ExecutionStatus.FAILED
         return execution.status
     finally:
         runner.tidy_connections()

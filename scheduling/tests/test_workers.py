@@ -117,6 +117,15 @@ def test_syncdefaulttasks_reports_a_queued_default_without_a_broker(settings, mo
     assert not Task.objects.filter(name="queued_default").exists()
 
 
+def test_syncdefaulttasks_gives_a_default_task_its_registered_queue(broker, monkeypatch):
+    entry = registry.RegisteredTask(
+        name="queued_default", func=registry.autodiscover, schedule="@daily", queue="heavy"
+    )
+    monkeypatch.setitem(registry._registry, "queued_default", entry)
+    call_command("syncdefaulttasks")
+    assert Task.objects.get(name="queued_default").queue == "heavy"
+
+
 # --- claiming: queued, never run in the scheduler ----------------------------------------
 def test_a_fire_of_a_queue_task_is_claimed_queued_and_not_run(broker):
     task = TaskFactory(func="test_record", queue="heavy")
@@ -126,6 +135,13 @@ def test_a_fire_of_a_queue_task_is_claimed_queued_and_not_run(broker):
     assert (execution.started_at, execution.host, execution.pid) == (None, "", None)
     assert runner.run_fire(task.pk, when) is None, "the same fire is claimed once"
     assert Task.objects.get(pk=task.pk).run_count == 0
+
+
+def test_a_catch_up_of_a_queue_task_is_queued_for_a_worker(broker):
+    task = TaskFactory(queue="heavy")
+    when = timezone.now().replace(microsecond=0)
+    execution = runner.run_fire(task.pk, when, ExecutionTrigger.CATCHUP)
+    assert (execution.status, execution.trigger) == (ExecutionStatus.QUEUED, "catchup")
 
 
 def test_batched_claims_queue_queue_tasks_and_return_only_local_ones(broker):
@@ -386,3 +402,59 @@ def test_an_idle_sender_checks_the_broker_and_reports_an_outage_and_its_end(brok
     clock.advance(sending.PROBE_SECONDS)
     assert sender.check_broker() is True
     assert SchedulerNode.objects.get(node_id="sched-1").broker_error == ""
+
+
+def test_metrics_and_listtasks_show_workers_and_the_broker(broker, client, settings, capsys):
+    settings.METRICS_TOKEN = "t0ken"
+    heartbeat.register("sched-1")
+    heartbeat.beat("sched-1", is_leader=True)
+    worker_node("w1", 1, timezone.now(), queues="heavy")
+    worker_node("w1", 2, timezone.now(), queues="heavy")
+    text = client.get("/metrics", headers={"Authorization": "Bearer t0ken"}).content.decode()
+    assert "chirpsyncer_workers 2.0" in text
+    assert "chirpsyncer_broker_up 1.0" in text
+    call_command("listtasks")
+    assert "Workers: 2 processes (queues: heavy); broker: ok" in capsys.readouterr().out
+
+
+def test_the_banner_says_when_the_broker_is_unreachable(broker, staff_client):
+    leader = heartbeat.register("sched-1")
+    heartbeat.beat("sched-1", is_leader=True)
+    heartbeat.set_broker_error(leader.node_id, "OperationalError: Connection refused")
+    page = staff_client.get("/tasks/").content.decode()
+    assert "Broker unreachable:" in page and "Connection refused" in page
+
+
+def test_workers_silent_for_a_day_are_forgotten():
+    now = timezone.now()
+    worker_node("w1", 1, now - heartbeat.WORKER_NODE_RETENTION - timedelta(seconds=1))
+    kept = worker_node("w1", 2, now - timedelta(hours=23))
+    old_scheduler = heartbeat.register("sched-old")
+    SchedulerNode.objects.filter(pk=old_scheduler.pk).update(last_beat_at=now - timedelta(days=9))
+    assert heartbeat.prune_workers(now) == 1
+    assert set(SchedulerNode.objects.values_list("pk", flat=True)) == {kept.pk, old_scheduler.pk}
+
+
+def test_a_resend_delay_past_the_misfire_grace_is_a_warning(settings):
+    from scheduling.checks import check_scheduler_settings
+
+    settings.CELERY_BROKER_URL = BROKER
+    settings.WORKER_RESEND_SECONDS = settings.SCHEDULER_MISFIRE_GRACE_SECONDS
+    assert [m.id for m in check_scheduler_settings()] == ["scheduling.W001"]
+    settings.WORKER_RESEND_SECONDS = 60
+    assert check_scheduler_settings() == []
+
+
+def test_a_broker_url_of_another_kind_is_refused_without_showing_it(monkeypatch):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from chirpsyncer.env import env_broker_url
+
+    monkeypatch.setenv("CELERY_BROKER_URL", "http://user:s3cret@example.com/")
+    with pytest.raises(ImproperlyConfigured, match="CELERY_BROKER_URL=<hidden> is invalid") as e:
+        env_broker_url("CELERY_BROKER_URL")
+    assert "s3cret" not in str(e.value)
+    monkeypatch.setenv("CELERY_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
+    assert env_broker_url("CELERY_BROKER_URL").startswith("amqp://")
+    monkeypatch.delenv("CELERY_BROKER_URL")
+    assert env_broker_url("CELERY_BROKER_URL") == ""
