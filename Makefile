@@ -17,6 +17,13 @@ $(VENV)/.test-installed: requirements-test.txt $(VENV)/.installed
 	$(PY) -m pip install --quiet -r requirements-test.txt
 	touch $@
 
+# The workers benchmark's baselines (django-celery-beat, Flower): --no-deps
+# because django-celery-beat's cron-descriptor<2 pin conflicts with ours;
+# requirements-bench.txt lists every dependency it needs instead.
+$(VENV)/.bench-installed: requirements-bench.txt $(VENV)/.installed
+	$(PY) -m pip install --quiet --no-deps -r requirements-bench.txt
+	touch $@
+
 # A random SECRET_KEY on first run, and development mode (DEBUG defaults to
 # false), kept in .env (which git ignores).
 .env:
@@ -51,7 +58,7 @@ browser-deps:
 		echo "Installing Debian's chromium for the browser tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-test: $(VENV)/.test-installed browser-deps
+test: $(VENV)/.test-installed $(VENV)/.bench-installed browser-deps
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) manage.py makemigrations --check --dry-run --settings=chirpsyncer.tests.settings
