@@ -141,7 +141,7 @@ def start_workers(
             [
                 *(sys.executable, "-m", "celery", "-A", "chirpsyncer", "worker"),
                 *("-P", "prefork", "-c", str(concurrency), "-Q", queue),
-                *("-n", f"bench{i}@%h", "-l", "WARNING"),
+                *("-n", f"bench{i}@%h"),
             ],
             env,
             log_dir,

@@ -137,7 +137,7 @@ class WorkerProcess(WatchedProcess):
         }
         argv = [sys.executable, "-m", "celery", "-A", "chirpsyncer", "worker", "-Q", queues]
         argv += ["-P", "prefork", "-c", str(concurrency), "-n", f"{name}-{os.getpid()}@%h"]
-        argv += ["--loglevel", "INFO", "--without-gossip", "--without-mingle"]
+        argv += ["--without-gossip", "--without-mingle"]  # no -l: the project's LOG_LEVEL rules
         self._start(argv, environment, start_new_session=True)
 
     def kill_all(self) -> None:
