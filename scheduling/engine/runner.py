@@ -314,9 +314,10 @@ def _store_one_trip(hot: HotSql, conn: Any, row: tuple) -> None:
         o.task.pk,
         TriggerType.AFTER,
     ]
-    with transaction.atomic() if conn.in_atomic_block else nullcontext(), conn.cursor() as cur:
-        cur.execute(hot.finish_and_count, params)
-        finished_rows, previous, has_downstream = cur.fetchone()
+    atomic = transaction.atomic() if conn.in_atomic_block else nullcontext()
+    with atomic, hot.one_trip_cursor(conn) as cursor:
+        cursor.execute(hot.finish_and_count, params)
+        finished_rows, previous, has_downstream = cursor.fetchone()
     if finished_rows:
         o.facts = signals.FinishedFacts(previous_outcome=previous, has_downstream=has_downstream)
 
