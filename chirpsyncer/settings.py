@@ -131,6 +131,10 @@ else:
 # closes the connection twice per run, and closing the last connection to a WAL
 # database checkpoints it with fsyncs (30-60 ms per run on a busy disk).
 DATABASES["default"].setdefault("CONN_MAX_AGE", env_int("DB_CONN_MAX_AGE", 60, minimum=0))
+# PostgreSQL: the runner's two per-run statements are prepared once per
+# connection (planning them cost more than running them). Set false behind a
+# pooler in transaction mode that cannot keep prepared statements (PgBouncer < 1.21).
+SCHEDULER_PREPARED_STATEMENTS = env_bool("SCHEDULER_PREPARED_STATEMENTS", True)
 
 # --- Auth, i18n, static ------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

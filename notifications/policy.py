@@ -37,6 +37,7 @@ from chirpsyncer.models import ErrorLog
 from notifications import channel_posts, delivery, emails, recipients
 from notifications.models import DELIVERED_OR_SENDING, Delivery, Kind
 from scheduling.models import ExecutionStatus, Task, TaskExecution
+from scheduling.signals import FinishedFacts
 
 logger = logging.getLogger(__name__)
 
@@ -47,18 +48,23 @@ def on_task_finished(
     sender: Any, task: Task, execution: TaskExecution, final: bool = True, **kwargs: Any
 ) -> None:
     """Receiver of scheduling.signals.task_finished; waits for the final outcome."""
-    if final and not _nothing_to_send(task, execution):
+    if final and not _nothing_to_send(task, execution, kwargs.get("facts")):
         _guarded(handle_finished, task, execution)
 
 
-def _nothing_to_send(task: Task, execution: TaskExecution) -> bool:
+def _nothing_to_send(
+    task: Task, execution: TaskExecution, facts: FinishedFacts | None = None
+) -> bool:
     """True for a success right after a success (with success mail off): no news.
 
     One indexed read, instead of handle_finished's locking transaction and its
-    queries on every run of every healthy task.
+    queries on every run of every healthy task; none when the runner read the
+    previous outcome with the run's own (`facts`, scheduling.signals.FinishedFacts).
     """
     if execution.status != ExecutionStatus.SUCCESS or settings.NOTIFY_ON_TASK_SUCCESS:
         return False
+    if facts is not None:
+        return facts.previous_outcome in (None, ExecutionStatus.SUCCESS)
     # Plain SQL: this runs after every run, and building it through the ORM
     # cost more than the runner's own bookkeeping.
     with connection.cursor() as cursor:

@@ -240,6 +240,9 @@ def on_task_finished(
     """
     if not final:
         return
+    facts = kwargs.get("facts")
+    if facts is not None and not facts.has_downstream:
+        return  # read with the outcome: nothing runs after this task
     try:
         queue_downstream(task, execution)
     except Exception:

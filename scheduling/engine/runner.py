@@ -33,6 +33,7 @@ import socket
 import time
 import traceback
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -51,12 +52,12 @@ from django.utils import timezone
 
 from scheduling import bounds, jsontext, registry, signals, triggers
 from scheduling.engine import runlog
-from scheduling.engine.hot_sql import HotSql
+from scheduling.engine.hot_sql import OUTCOME_STATUSES, HotSql
 from scheduling.engine.stored import cap_text, to_json_result
 
 if TYPE_CHECKING:
     from scheduling.engine.claims import Claim
-from scheduling.models import ExecutionStatus, ExecutionTrigger, Task, TaskExecution
+from scheduling.models import ExecutionStatus, ExecutionTrigger, Task, TaskExecution, TriggerType
 
 logger = logging.getLogger(__name__)
 
@@ -230,6 +231,7 @@ class Outcome:
     error: str
     duration_ms: int
     log: str = ""
+    facts: signals.FinishedFacts | None = None  # read with the outcome, for the receivers
 
 
 def _next_run(task: Task, after: datetime) -> datetime | None:
@@ -279,6 +281,47 @@ def _store(hot: HotSql, conn: Any, cursor: Any, row: tuple, count: bool = True) 
     )
 
 
+def _store_one_trip(hot: HotSql, conn: Any, row: tuple) -> None:
+    """PostgreSQL, one outcome: `_store` and the receivers' reads in one statement (autocommit).
+
+    A single statement is atomic on its own, so no transaction (and no commit
+    round trip) is needed; inside a caller's transaction a savepoint keeps a
+    refused counter update from breaking it.
+    """
+    o, finished, status, stored, next_run = row
+    prep = hot.prep_datetime
+    params = [
+        status,
+        prep(finished, conn),
+        o.duration_ms,
+        hot.prep_result(stored, conn),
+        o.error,
+        o.log,
+        o.execution.pk,
+        ExecutionStatus.RUNNING,
+        1,
+        int(o.ok),
+        int(not o.ok),
+        o.ok,
+        status,
+        prep(o.execution.started_at, conn),
+        o.duration_ms,
+        prep(next_run, conn),
+        o.task.pk,
+        o.task.pk,
+        o.execution.pk,
+        *OUTCOME_STATUSES,
+        o.task.pk,
+        TriggerType.AFTER,
+    ]
+    atomic = transaction.atomic() if conn.in_atomic_block else nullcontext()
+    with atomic, hot.one_trip_cursor(conn) as cursor:
+        cursor.execute(hot.finish_and_count, params)
+        finished_rows, previous, has_downstream = cursor.fetchone()
+    if finished_rows:
+        o.facts = signals.FinishedFacts(previous_outcome=previous, has_downstream=has_downstream)
+
+
 def _store_each(hot: HotSql, conn: Any, rows: list[tuple]) -> None:
     """One transaction per outcome: the slow path, after a batch was refused.
 
@@ -310,6 +353,11 @@ def _write_outcomes(outcomes: list[Outcome]) -> None:
 
     def write() -> None:
         hot, conn = HotSql.current()
+        if hot.one_trip and len(rows) == 1:
+            try:
+                return _store_one_trip(hot, conn, rows[0])
+            except IntegrityError:
+                return _store_each(hot, conn, rows)
         try:
             with transaction.atomic(), conn.cursor() as cursor:
                 for row in rows:
@@ -339,7 +387,9 @@ def _finish(outcome: Outcome) -> None:
         outcome.duration_ms,
         f" (retry #{retry.pk} queued)" if retry else "",
     )
-    signals.task_finished.send(sender=Task, task=task, execution=execution, final=retry is None)
+    signals.task_finished.send(
+        sender=Task, task=task, execution=execution, final=retry is None, facts=outcome.facts
+    )
 
 
 def _run(task: Task, execution: TaskExecution) -> Outcome:
@@ -377,8 +427,13 @@ def execute(execution: TaskExecution, task: Task | None = None) -> TaskExecution
     task = task or execution.task
     execution.task = task
     overlapping = overlapping_run(task, execution)
-    if overlapping is not None:
-        return _skip(execution, f"Previous run #{overlapping.pk} was still running.")
+    return _execute_claimed(task, execution, None if overlapping is None else overlapping.pk)
+
+
+def _execute_claimed(task: Task, execution: TaskExecution, earlier: int | None) -> TaskExecution:
+    """`execute` once the overlap rule was checked: `earlier` is a run still going, or None."""
+    if earlier is not None:
+        return _skip(execution, f"Previous run #{earlier} was still running.")
     outcome = _run(task, execution)
     tidy_connections()  # a long task may have outlived the connection
     _write_outcomes([outcome])
@@ -425,6 +480,15 @@ def run_fire(
     """Run the fire of `task_id` at `scheduled_for` unless another process claimed it."""
     tidy_connections()
     try:
+        hot, conn = HotSql.current()
+        if hot.one_trip:
+            claimed = _claim_and_start(hot, conn, task_id, scheduled_for, trigger)
+            if claimed is None:
+                return None
+            task, execution, earlier = claimed
+            if execution.status == ExecutionStatus.QUEUED:
+                return execution  # the sender hands it to a worker
+            return _execute_claimed(task, execution, earlier)
         task = load_task(task_id)
         execution = claim_fire(task, scheduled_for, trigger)
         if execution is None or execution.status == ExecutionStatus.QUEUED:
@@ -432,6 +496,36 @@ def run_fire(
         return execute(execution, task)
     finally:
         tidy_connections()
+
+
+def _claim_and_start(
+    hot: HotSql, conn: Any, task_id: int, scheduled_for: datetime, trigger: str
+) -> tuple[Task, TaskExecution, int | None] | None:
+    """PostgreSQL: load the task, claim the fire and read the overlap rule in one round trip.
+
+    The same row `claim_fire` would insert (`running` here, `queued` for a task
+    with a queue) under the same unique (task, scheduled_for) constraint; None
+    if another process claimed it. Raises Task.DoesNotExist as `load_task` does.
+    """
+    common = {"task_id": task_id, "trigger": trigger, "scheduled_for": scheduled_for}
+    now = timezone.now()
+    running = TaskExecution(**common, created_at=now, status=ExecutionStatus.RUNNING,
+                            started_at=now, host=HOST, pid=os.getpid())  # fmt: skip
+    queued = TaskExecution(**common, created_at=now, status=ExecutionStatus.QUEUED)
+    try:
+        with transaction.atomic() if conn.in_atomic_block else nullcontext():
+            task, pk, earlier = hot.claim_and_start(conn, task_id, running, queued)
+    except IntegrityError:  # the task was deleted meanwhile (its foreign key)
+        pk = None
+        task = None
+    if pk is None:
+        name = task.name if task is not None else f"#{task_id}"
+        logger.info("Task %s at %s already claimed elsewhere", name, scheduled_for)
+        return None
+    execution = queued if task.queue else running
+    execution.pk, execution.task = pk, task
+    execution._state.adding, execution._state.db = False, conn.alias
+    return task, execution, earlier
 
 
 def record_missed(task_id: int, scheduled_for: datetime, late_seconds: float) -> None:
