@@ -245,40 +245,44 @@ def _next_run(task: Task, after: datetime) -> datetime | None:
         return None
 
 
+def _finish_params(hot: HotSql, conn: Any, row: tuple) -> list:
+    """Parameters of `finish_run`: the outcome, written only over a `running` row."""
+    o, finished, status, stored, _next_run = row
+    return [
+        status,
+        hot.prep_datetime(finished, conn),
+        o.duration_ms,
+        hot.prep_result(stored, conn),
+        o.error,
+        o.log,
+        o.execution.pk,
+        ExecutionStatus.RUNNING,
+    ]
+
+
+def _count_params(hot: HotSql, conn: Any, row: tuple) -> list:
+    """Parameters of `count_run`: the run counted on its task, with its next run time."""
+    o, _finished, status, _stored, next_run = row
+    return [
+        1,
+        int(o.ok),
+        int(not o.ok),
+        o.ok,
+        status,
+        hot.prep_datetime(o.execution.started_at, conn),
+        o.duration_ms,
+        hot.prep_datetime(next_run, conn),
+        o.task.pk,
+    ]
+
+
 def _store(hot: HotSql, conn: Any, cursor: Any, row: tuple, count: bool = True) -> None:
     """Write one outcome and (with `count`) count it on its task."""
-    o, finished, status, stored, next_run = row
-    prep = hot.prep_datetime
     # Conditional on `running`, so a retried write never counts twice.
-    cursor.execute(
-        hot.finish_run,
-        [
-            status,
-            prep(finished, conn),
-            o.duration_ms,
-            hot.prep_result(stored, conn),
-            o.error,
-            o.log,
-            o.execution.pk,
-            ExecutionStatus.RUNNING,
-        ],
-    )
+    cursor.execute(hot.finish_run, _finish_params(hot, conn, row))
     if not cursor.rowcount or not count:
         return
-    cursor.execute(
-        hot.count_run,
-        [
-            1,
-            int(o.ok),
-            int(not o.ok),
-            o.ok,
-            status,
-            prep(o.execution.started_at, conn),
-            o.duration_ms,
-            prep(next_run, conn),
-            o.task.pk,
-        ],
-    )
+    cursor.execute(hot.count_run, _count_params(hot, conn, row))
 
 
 def _store_one_trip(hot: HotSql, conn: Any, row: tuple) -> None:
@@ -288,26 +292,10 @@ def _store_one_trip(hot: HotSql, conn: Any, row: tuple) -> None:
     round trip) is needed; inside a caller's transaction a savepoint keeps a
     refused counter update from breaking it.
     """
-    o, finished, status, stored, next_run = row
-    prep = hot.prep_datetime
+    o = row[0]
     params = [
-        status,
-        prep(finished, conn),
-        o.duration_ms,
-        hot.prep_result(stored, conn),
-        o.error,
-        o.log,
-        o.execution.pk,
-        ExecutionStatus.RUNNING,
-        1,
-        int(o.ok),
-        int(not o.ok),
-        o.ok,
-        status,
-        prep(o.execution.started_at, conn),
-        o.duration_ms,
-        prep(next_run, conn),
-        o.task.pk,
+        *_finish_params(hot, conn, row),
+        *_count_params(hot, conn, row),
         o.task.pk,
         o.execution.pk,
         *OUTCOME_STATUSES,
